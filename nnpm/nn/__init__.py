@@ -1,0 +1,1 @@
+"""Networks built from declarative specs: the family registry and the builder."""

@@ -1,0 +1,104 @@
+"""Architecture families, registered by name.
+
+A family knows two things about a declarative spec (`[architecture]` in a
+manifest): which tensors of which shapes its weights must hold, computed in plain
+Python so that publish and install can check weights without importing torch; and
+how to build the torch module, in a separate module that is imported only when a
+network is actually built. Loading a package therefore never runs code that came
+with it: the package supplies data, nnpm supplies the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nnpm.errors import ArchitectureError
+
+if TYPE_CHECKING:
+    import torch
+
+    from nnpm.package.manifest import Architecture
+
+#: Modules (torch-free) whose import registers families. Each science area adds its own.
+FAMILY_PROVIDERS = (
+    "nnpm.nn.mlp_spec",
+    "nnpm.science.cnn.specs",
+    "nnpm.science.rnn.specs",
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One architecture family.
+
+    shapes(arch) -> {tensor name: shape} of the state dict the spec implies.
+    builder is "module:function"; function(arch) -> torch.nn.Module with those tensors.
+    """
+
+    name: str
+    description: str
+    shapes: Callable[[Architecture], dict[str, tuple[int, ...]]]
+    builder: str
+
+
+_FAMILIES: dict[str, Family] = {}
+_loaded = False
+
+
+def register(family: Family) -> Family:
+    if family.name in _FAMILIES and _FAMILIES[family.name] != family:
+        raise ArchitectureError(f"architecture family {family.name!r} is registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def _load_providers() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for module in FAMILY_PROVIDERS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise  # a real import error inside an existing provider
+    _loaded = True
+
+
+def families() -> Mapping[str, Family]:
+    _load_providers()
+    return dict(sorted(_FAMILIES.items()))
+
+
+def get(name: str) -> Family:
+    _load_providers()
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        known = ", ".join(sorted(_FAMILIES)) or "none"
+        raise ArchitectureError(f"unknown architecture family {name!r} (known: {known})") from None
+
+
+def expected_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    try:
+        return get(arch.family).shapes(arch)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArchitectureError(f"architecture.params do not fit family {arch.family!r}: {exc}") from None
+
+
+def build(arch: Architecture) -> torch.nn.Module:
+    """Build an untrained torch module for the spec (imports torch)."""
+    module_name, _, func = get(arch.family).builder.partition(":")
+    return getattr(importlib.import_module(module_name), func)(arch)
+
+
+def param(arch: Architecture, key: str, default: Any = None) -> Any:
+    """A family parameter, with a clear error when a required one is missing."""
+    if key in arch.params:
+        return arch.params[key]
+    if default is None:
+        raise ArchitectureError(f"architecture.params.{key} is required by family {arch.family!r}")
+    return default

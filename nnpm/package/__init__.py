@@ -1,0 +1,1 @@
+"""The package format: names, manifests, schemas, weights checks, cards and packing."""

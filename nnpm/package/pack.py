@@ -1,0 +1,81 @@
+"""Packing a directory into a package, and checking a packed one.
+
+`pack` is what a producer runs: it renders the card, hashes every file into the
+manifest and checks the weights against the architecture. `check_package` is what
+publish and install run: it re-derives all of that and refuses any difference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnpm.errors import IntegrityError, ManifestError
+from nnpm.fsutil import atomic_write_text, hash_file, iter_files
+from nnpm.nn import families
+from nnpm.package.card import render_card
+from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest
+from nnpm.package.weights import check_shapes, read_header
+
+WEIGHTS_SUFFIX = ".safetensors"
+
+
+def pack(directory: Path) -> Manifest:
+    """Render README.md, hash every file into [files], check the weights; rewrite nnpm.toml atomically."""
+    directory = Path(directory)
+    manifest = Manifest.read(directory / MANIFEST_NAME)
+    atomic_write_text(directory / CARD_NAME, render_card(manifest))
+    files = {rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME}
+    packed = manifest.with_files(files)
+    check_weights(directory, packed)
+    atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
+    return packed
+
+
+def check_package(directory: Path) -> Manifest:
+    """Everything publish needs to trust a directory: schema, hashes, no stray files, weights fit the spec."""
+    directory = Path(directory)
+    manifest = Manifest.read(directory / MANIFEST_NAME)
+    if not manifest.files:
+        raise ManifestError("the manifest lists no files", where=str(directory / MANIFEST_NAME), hint=f"run `nnpm pack {directory}`")
+    verify_files(directory, manifest)
+    unlisted = sorted(set(iter_files(directory)) - set(manifest.files) - {MANIFEST_NAME})
+    if unlisted:
+        raise ManifestError(
+            f"file {unlisted[0]!r} is not listed in [files]",
+            where=str(directory),
+            hint=f"run `nnpm pack {directory}` to list it, or remove it",
+        )
+    check_weights(directory, manifest)
+    return manifest
+
+
+def verify_files(directory: Path, manifest: Manifest) -> None:
+    """Re-hash every listed file; the first mismatch names the file and both hashes."""
+    for rel, entry in manifest.files.items():
+        path = directory / rel
+        if not path.is_file():
+            raise IntegrityError(f"file {rel!r} listed in the manifest is missing", where=str(directory))
+        verify_file(path, entry)
+
+
+def verify_file(path: Path, entry: FileEntry) -> None:
+    digest, size = hash_file(path)
+    if digest != entry.sha256 or size != entry.size:
+        raise IntegrityError(
+            f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
+            where=str(path),
+        )
+
+
+def weight_files(manifest: Manifest) -> list[str]:
+    return [rel for rel in manifest.files if rel.endswith(WEIGHTS_SUFFIX)]
+
+
+def check_weights(directory: Path, manifest: Manifest) -> None:
+    """Headers parse, and together the weight files hold exactly the tensors the architecture builds."""
+    found = {}
+    for rel in weight_files(manifest):
+        found.update(read_header(directory / rel))
+    if manifest.architecture is not None:
+        where = str(directory / (weight_files(manifest) or ["weights.safetensors"])[0])
+        check_shapes(found, families.expected_shapes(manifest.architecture), where=where)

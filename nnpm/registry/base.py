@@ -1,0 +1,80 @@
+"""The one small interface every registry implements.
+
+A registry answers: which versions of a package exist (with enough metadata for the
+resolver), what a version's manifest says, and the bytes of its files; and it
+accepts a publish. It never decides what is trustworthy: the store re-hashes every
+byte it receives against the manifest, and the manifest against the lock.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import Version
+
+from nnpm.package.manifest import FileEntry, Manifest
+from nnpm.package.naming import PackageName
+
+#: progress(bytes_done) callback for transfers; registries call it as bytes arrive.
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One published version, as an index lists it: enough to resolve without fetching files."""
+
+    name: PackageName
+    version: Version
+    sha256: str
+    kind: str
+    description: str = ""
+    classes: tuple[str, ...] = ()
+    dependencies: dict[str, str] = field(default_factory=dict)
+    revision: str | None = None
+    yanked: bool = False
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    manifest: Manifest
+    sha256: str
+    registry: str
+    created: bool
+    revision: str | None = None
+
+
+class Registry(ABC):
+    """A place packages are published to and installed from."""
+
+    #: scheme of the URLs this backend handles, e.g. "file" or "hf"
+    scheme: str = ""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.url = url
+
+    @abstractmethod
+    def versions(self, name: PackageName) -> list[VersionInfo]:
+        """Every published version of `name`, oldest first; [] when the package is unknown."""
+
+    @abstractmethod
+    def search(self, query: str = "") -> list[VersionInfo]:
+        """The latest version of each package whose name, description or classes match `query`."""
+
+    @abstractmethod
+    def fetch_manifest(self, info: VersionInfo) -> bytes:
+        """The exact bytes of the version's nnpm.toml (the caller checks them against info.sha256)."""
+
+    @abstractmethod
+    def fetch_file(self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+        """Write the file's bytes to `dest` (the caller checks size and sha256)."""
+
+    @abstractmethod
+    def publish(self, package_dir: Path, manifest: Manifest, progress: Progress | None = None) -> PublishResult:
+        """Publish a packed, validated package directory. Identical content again is a no-op."""
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.url})"
