@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nnpm.errors import ArchitectureError
@@ -20,7 +21,7 @@ from nnpm.errors import ArchitectureError
 if TYPE_CHECKING:
     import torch
 
-    from nnpm.package.manifest import Architecture
+    from nnpm.package.manifest import Architecture, Manifest
 
 #: Modules (torch-free) whose import registers families. Each science area adds its own.
 FAMILY_PROVIDERS = (
@@ -34,8 +35,9 @@ FAMILY_PROVIDERS = (
 class Family:
     """One architecture family.
 
-    shapes(arch) -> {tensor name: shape} of the state dict the spec implies.
-    builder is "module:function"; function(arch) -> torch.nn.Module with those tensors.
+    shapes(arch) -> {tensor name: shape} of the state dict the spec implies (the package's own
+    tensors only, not those of its dependencies).
+    builder is "module:function"; function(arch, context) -> torch.nn.Module with those tensors.
     """
 
     name: str
@@ -89,10 +91,20 @@ def expected_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
         raise ArchitectureError(f"architecture.params do not fit family {arch.family!r}: {exc}") from None
 
 
-def build(arch: Architecture) -> torch.nn.Module:
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may use besides the spec: the package's directory (to read data files such
+    as a vocabulary, never code) and its dependencies, already loaded and verified."""
+
+    directory: Path | None = None
+    manifest: Manifest | None = None
+    dependencies: Mapping[str, torch.nn.Module] = field(default_factory=dict)
+
+
+def build(arch: Architecture, context: BuildContext | None = None) -> torch.nn.Module:
     """Build an untrained torch module for the spec (imports torch)."""
     module_name, _, func = get(arch.family).builder.partition(":")
-    return getattr(importlib.import_module(module_name), func)(arch)
+    return getattr(importlib.import_module(module_name), func)(arch, context or BuildContext())
 
 
 def param(arch: Architecture, key: str, default: Any = None) -> Any:

@@ -24,7 +24,7 @@ class MLP(nn.Module):
         return self.layers[-1](x)
 
 
-def build_mlp(arch) -> MLP:
+def build_mlp(arch, context=None) -> MLP:
     return MLP(
         math.prod(arch.input.shape),
         [int(h) for h in arch.params["hidden"]],
