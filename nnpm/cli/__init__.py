@@ -1,0 +1,115 @@
+"""The `nnpm` command line: a thin layer over the library.
+
+Subcommands live in their own modules and are imported only when invoked, so
+`nnpm --help` and the registry commands start without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from nnpm import __version__
+from nnpm.errors import NnpmError
+
+#: command name -> "module:attribute" of its click command.
+COMMANDS = {
+    "init": "nnpm.cli.project:init",
+    "pack": "nnpm.cli.package:pack",
+    "publish": "nnpm.cli.package:publish",
+    "install": "nnpm.cli.install:install",
+    "uninstall": "nnpm.cli.install:uninstall",
+    "lock": "nnpm.cli.install:lock",
+    "verify": "nnpm.cli.install:verify",
+    "list": "nnpm.cli.query:list_",
+    "search": "nnpm.cli.query:search",
+    "show": "nnpm.cli.query:show",
+    "families": "nnpm.cli.query:families",
+    "registry": "nnpm.cli.registry:registry",
+    "quickstart": "nnpm.cli.quickstart:quickstart",
+    "modularize": "nnpm.cli.modularize:modularize",
+    "train": "nnpm.cli.train:train",
+    "decompose": "nnpm.cli.decompose:decompose",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None or not self._available(name):
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        return importlib.util.find_spec(COMMANDS[name].partition(":")[0]) is not None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if not rows:
+            return
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+#: One-line help shown by `nnpm --help` without importing every command module.
+SHORT_HELP = {
+    "init": "Create nnpm.toml in the current directory.",
+    "pack": "Hash a package directory's files into its manifest and render its card.",
+    "publish": "Publish a packed package directory to a registry.",
+    "install": "Install packages (or everything nnpm.toml / nnpm.lock asks for).",
+    "uninstall": "Remove an installed package (and drop it from nnpm.toml).",
+    "lock": "Resolve nnpm.toml and write nnpm.lock without installing.",
+    "verify": "Re-hash every installed file; non-zero exit on any mismatch.",
+    "list": "List installed packages.",
+    "search": "Search a registry.",
+    "show": "Show a package's manifest, versions and dependencies.",
+    "families": "List the architecture families nnpm can build.",
+    "registry": "Add, list and remove named registries.",
+    "quickstart": "Train, package, publish, install, load and evaluate a small model end to end.",
+    "modularize": "Train a modular CNN (MwT) and extract one module package per class.",
+    "train": "Train a monolithic model and package it (RNNs: classifier, tagger, translator).",
+    "decompose": "Decompose a trained RNN model package into per-class or per-language modules.",
+}
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nnpm")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool) -> None:
+    """nnpm: publish, install, resolve and compose neural-network modules.
+
+    Exit codes: 0 success, 1 error, 2 bad usage, 3 integrity failure (a hash differs),
+    4 not found, 5 unresolvable requirements.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning any NnpmError into one line on stderr and its exit code."""
+    try:
+        cli.main(args=argv, prog_name="nnpm", standalone_mode=False)
+    except NnpmError as exc:
+        click.echo(f"nnpm: error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("nnpm: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("nnpm: interrupted", err=True)
+        sys.exit(130)
