@@ -1,0 +1,140 @@
+"""Named registries, kept in $NNPM_HOME/config.toml.
+
+    default = "local"
+
+    [registries.local]
+    url = "/home/me/.nnpm/registry"      # a directory (or file://...): a LocalRegistry
+
+    [registries.hub]
+    url = "hf://my-org"                  # a Hugging Face Hub namespace: a HubRegistry
+    endpoint = "http://127.0.0.1:8080"   # optional: another Hub endpoint
+
+The registry named "local" always exists: it is the embedded default at
+$NNPM_HOME/registry unless config.toml points it elsewhere.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+
+from nnpm import config
+from nnpm.errors import ConfigError
+from nnpm.fsutil import atomic_write_text
+from nnpm.package.naming import validate_part
+from nnpm.registry.base import Registry
+
+DEFAULT_NAME = "local"
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    name: str
+    url: str
+    endpoint: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "hf" if self.url.startswith("hf://") else "file"
+
+
+def _read() -> dict:
+    path = config.config_file()
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML: {exc}", where=str(path), hint="fix or delete the file") from None
+
+
+def _write(doc: dict) -> None:
+    atomic_write_text(config.config_file(), tomlkit.dumps(doc))
+
+
+def registries() -> dict[str, RegistryConfig]:
+    """Every configured registry by name, "local" included."""
+    found = {DEFAULT_NAME: RegistryConfig(DEFAULT_NAME, str(config.default_registry_dir()))}
+    for name, table in _read().get("registries", {}).items():
+        if not isinstance(table, dict) or "url" not in table:
+            raise ConfigError(f"registry {name!r} has no url", where=str(config.config_file()))
+        found[name] = RegistryConfig(name, str(table["url"]), table.get("endpoint"))
+    return found
+
+
+def default_name() -> str:
+    return config.default_registry_name() or _read().get("default", DEFAULT_NAME)
+
+
+def get_config(name: str | None = None) -> RegistryConfig:
+    name = name or default_name()
+    known = registries()
+    if name not in known:
+        raise ConfigError(
+            f"unknown registry {name!r} (configured: {', '.join(sorted(known))})",
+            hint=f"add it with `nnpm registry add {name} URL`",
+        )
+    return known[name]
+
+
+def add_registry(name: str, url: str, *, endpoint: str | None = None, make_default: bool = False) -> RegistryConfig:
+    validate_part(name, what="registry name")
+    if not (url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")):
+        raise ConfigError(
+            f"unsupported registry URL {url!r}",
+            hint="use an absolute directory path, file:///path, or hf://<hub-namespace>",
+        )
+    if url.startswith("hf://"):
+        validate_hub_namespace(url)
+    doc = _read()
+    table = {"url": url}
+    if endpoint:
+        table["endpoint"] = endpoint
+    doc.setdefault("registries", {})[name] = table
+    if make_default:
+        doc["default"] = name
+    _write(doc)
+    return RegistryConfig(name, url, endpoint)
+
+
+def validate_hub_namespace(url: str) -> str:
+    namespace = url.removeprefix("hf://").strip("/")
+    if not namespace or "/" in namespace or not all(c.isalnum() or c in "-_." for c in namespace):
+        raise ConfigError(f"invalid Hub namespace in {url!r}", hint="write hf://<user or organisation>")
+    return namespace
+
+
+def remove_registry(name: str) -> None:
+    doc = _read()
+    if name not in doc.get("registries", {}):
+        raise ConfigError(f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones")
+    del doc["registries"][name]
+    if doc.get("default") == name:
+        del doc["default"]
+    _write(doc)
+
+
+def open_registry(name: str | None = None) -> Registry:
+    """The backend for a configured registry, chosen by its URL scheme."""
+    cfg = get_config(name)
+    if cfg.scheme == "hf":
+        from nnpm.registry.hub import HubRegistry
+
+        return HubRegistry(cfg.name, cfg.url, endpoint=cfg.endpoint)
+    from nnpm.registry.local import LocalRegistry
+
+    return LocalRegistry(cfg.name, cfg.url)
+
+
+def open_registries(primary: str | None = None) -> list[Registry]:
+    """The primary registry first, then every other configured one (dependencies may cross registries)."""
+    first = get_config(primary).name
+    names = [first] + [n for n in registries() if n != first]
+    return [open_registry(n) for n in names]
+
+
+def registry_path_for_display(cfg: RegistryConfig) -> str:
+    return cfg.url if cfg.scheme == "hf" else str(Path(cfg.url.removeprefix("file://")).expanduser())

@@ -1,0 +1,177 @@
+"""The local registry: a directory, and nnpm's embedded default.
+
+Layout (docs/registry.md):
+
+    index.json                                  every package and version (the commit point)
+    packages/<namespace>/<name>/<version>/nnpm.toml
+    blobs/sha256/<first two hex>/<sha256>       file contents, stored once
+    .lock                                       held while publishing
+
+A publish writes blobs, then the manifest, then the index, each atomically; readers
+only see a version once the index names it, so a publish killed midway publishes
+nothing. Published versions are immutable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from packaging.version import Version
+
+from nnpm import config
+from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError, RegistryError
+from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_file
+from nnpm.package import schema
+from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
+from nnpm.package.naming import PackageName, parse_version
+from nnpm.package.pack import check_package
+from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
+
+INDEX_NAME = "index.json"
+
+
+def blob_path(root: Path, sha256: str) -> Path:
+    return root / "blobs" / "sha256" / sha256[:2] / sha256
+
+
+def store_blob(root: Path, source: Path, entry: FileEntry) -> Path:
+    """Copy `source` into the blob store under its hash (verified), unless it is already there."""
+    target = blob_path(root, entry.sha256)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    digest, size = hash_file(tmp)
+    if digest != entry.sha256 or size != entry.size:
+        tmp.unlink()
+        raise IntegrityError(f"sha256 changed while copying: expected {entry.sha256}, found {digest}", where=str(source))
+    tmp.chmod(0o444)
+    tmp.replace(target)
+    return target
+
+
+class LocalRegistry(Registry):
+    scheme = "file"
+
+    def __init__(self, name: str, url: str) -> None:
+        super().__init__(name, url)
+        self.root = Path(url.removeprefix("file://")).expanduser()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _index(self) -> dict:
+        path = self.root / INDEX_NAME
+        if not path.exists():
+            return {"index-version": 1, "packages": {}}
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise RegistryError(f"corrupt registry index ({exc})", where=str(path)) from None
+        schema.validate(doc, "index", where=str(path))
+        return doc
+
+    def _info(self, name: str, version: str, row: dict) -> VersionInfo:
+        return VersionInfo(
+            name=PackageName.parse(name),
+            version=Version(version),
+            sha256=row["sha256"],
+            kind=row["kind"],
+            description=row.get("description", ""),
+            classes=tuple(row.get("classes", ())),
+            dependencies=dict(row.get("dependencies", {})),
+            yanked=row.get("yanked", False),
+        )
+
+    def versions(self, name: PackageName) -> list[VersionInfo]:
+        rows = self._index()["packages"].get(str(name), {})
+        infos = [self._info(str(name), v, row) for v, row in rows.items()]
+        return sorted(infos, key=lambda i: i.version)
+
+    def search(self, query: str = "") -> list[VersionInfo]:
+        query = query.lower()
+        found = []
+        for name, rows in sorted(self._index()["packages"].items()):
+            latest = max((self._info(name, v, row) for v, row in rows.items()), key=lambda i: i.version)
+            haystack = " ".join([name, latest.description, *latest.classes, latest.kind]).lower()
+            if all(word in haystack for word in query.split()):
+                found.append(latest)
+        return found
+
+    def _manifest_path(self, name: PackageName, version: Version) -> Path:
+        return self.root / "packages" / name.namespace / name.name / str(version) / MANIFEST_NAME
+
+    def fetch_manifest(self, info: VersionInfo) -> bytes:
+        path = self._manifest_path(info.name, info.version)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise RegistryError(f"{info.name}=={info.version} is indexed but its manifest is missing", where=str(path)) from None
+
+    def fetch_file(self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+        source = blob_path(self.root, entry.sha256)
+        if not source.exists():
+            raise RegistryError(f"blob for {path!r} of {info.name}=={info.version} is missing", where=str(source))
+        with source.open("rb") as src, dest.open("wb") as out:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+                if progress:
+                    progress(len(chunk))
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def _lock(self) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.root / ".lock", timeout=config.lock_timeout())
+
+    def publish(self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None) -> PublishResult:
+        package_dir = Path(package_dir)
+        manifest = check_package(package_dir)
+        data = (package_dir / MANIFEST_NAME).read_bytes()
+        digest = sha256_bytes(data)
+        try:
+            with self._lock():
+                return self._publish_locked(package_dir, manifest, data, digest, progress)
+        except Timeout:
+            raise LockTimeoutError("the registry is locked by another publish", where=str(self.root)) from None
+
+    def _publish_locked(self, package_dir: Path, manifest: Manifest, data: bytes, digest: str, progress) -> PublishResult:
+        index = self._index()
+        rows = index["packages"].setdefault(str(manifest.name), {})
+        existing = rows.get(str(manifest.version))
+        if existing is not None:
+            if existing["sha256"] == digest:
+                return PublishResult(manifest, digest, self.name, created=False)
+            raise ImmutableVersionError(
+                f"{manifest.id} is already published with different content", where=f"registry {self.name}"
+            )
+        for rel, entry in manifest.files.items():
+            store_blob(self.root, package_dir / rel, entry)
+            if progress:
+                progress(entry.size)
+        atomic_write_bytes(self._manifest_path(manifest.name, manifest.version), data)
+        rows[str(manifest.version)] = _index_row(manifest, digest)
+        index["packages"] = dict(sorted(index["packages"].items()))
+        schema.validate(index, "index", where=str(self.root / INDEX_NAME))
+        atomic_write_text(self.root / INDEX_NAME, json.dumps(index, indent=1, sort_keys=True) + "\n")
+        return PublishResult(manifest, digest, self.name, created=True)
+
+
+def _index_row(manifest: Manifest, digest: str) -> dict:
+    row = {
+        "sha256": digest,
+        "kind": manifest.kind,
+        "description": manifest.description,
+        "classes": list(manifest.source.classes),
+        "dependencies": {str(d.name): str(d.specifier) for d in manifest.dependencies},
+        "published": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return {k: v for k, v in row.items() if v not in ("", [], {})}
+
+
+def version_key(text: str) -> Version:
+    return parse_version(text)

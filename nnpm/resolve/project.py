@@ -1,0 +1,96 @@
+"""The project file: `nnpm.toml` with a [project] table at a project's root.
+
+    [project]
+    name = "my-classifier"
+    dependencies = ["fmnist/sneaker-module>=1", "fmnist/ankle-boot-module"]
+
+It plays the role of pyproject.toml's dependency list; nnpm.lock beside it records the
+exact resolution. (A package's own nnpm.toml has a [package] table instead.) Edits
+go through tomlkit so that a user's comments and layout survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+
+from nnpm.errors import ManifestError
+from nnpm.fsutil import atomic_write_text
+from nnpm.package import schema
+from nnpm.package.manifest import MANIFEST_NAME, parse_toml
+from nnpm.package.naming import Requirement
+from nnpm.resolve.lock import LOCK_NAME
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    requirements: tuple[Requirement, ...]
+    registry: str | None = None
+    prereleases: bool = False
+
+    @property
+    def file(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK_NAME
+
+
+def _is_project_file(path: Path) -> bool:
+    try:
+        return "project" in parse_toml(path.read_text(encoding="utf-8"), where=str(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def find_project(start: Path | None = None) -> Project | None:
+    """The nearest directory at or above `start` whose nnpm.toml has a [project] table."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / MANIFEST_NAME
+        if candidate.is_file() and _is_project_file(candidate):
+            return read_project(directory)
+    return None
+
+
+def read_project(root: Path) -> Project:
+    path = root / MANIFEST_NAME
+    doc = parse_toml(path.read_text(encoding="utf-8"), where=str(path))
+    schema.validate(doc, "project", where=str(path))
+    table = doc["project"]
+    reqs = tuple(
+        Requirement.parse(text, where=f"{path}: project.dependencies") for text in table.get("dependencies", [])
+    )
+    return Project(root, reqs, table.get("registry"), bool(table.get("prereleases", False)))
+
+
+def init_project(root: Path, name: str | None = None) -> Project:
+    path = root / MANIFEST_NAME
+    if path.exists():
+        raise ManifestError("nnpm.toml already exists", where=str(path), hint="edit it, or run `nnpm install NAME`")
+    doc = tomlkit.document()
+    table = tomlkit.table()
+    table["name"] = name or root.resolve().name
+    table["dependencies"] = tomlkit.array()
+    doc["project"] = table
+    atomic_write_text(path, tomlkit.dumps(doc))
+    return read_project(root)
+
+
+def set_requirements(project: Project, add: list[Requirement] = (), remove: list = ()) -> Project:
+    """Add requirements (replacing any for the same name) and drop names; keeps the file's formatting."""
+    doc = tomlkit.parse(project.file.read_text(encoding="utf-8"))
+    current = [Requirement.parse(str(t)) for t in doc["project"].get("dependencies", [])]
+    replaced = {r.name for r in add} | set(remove)
+    merged = [r for r in current if r.name not in replaced] + list(add)
+    array = tomlkit.array()
+    array.extend(str(r) for r in sorted(merged, key=lambda r: r.name))
+    if len(array) > 1:
+        array.multiline(True)
+    doc["project"]["dependencies"] = array
+    atomic_write_text(project.file, tomlkit.dumps(doc))
+    return read_project(project.root)
