@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -81,11 +82,13 @@ SHORT_HELP = {
     "decompose": "Decompose a trained RNN model package into per-class or per-language modules.",
 }
 
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnpm")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
+@click.option("--offline", is_flag=True, help="Never touch the network (same as NNPM_OFFLINE=1).")
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool) -> None:
+def cli(ctx: click.Context, quiet: bool, offline: bool) -> None:
     """nnpm: publish, install, resolve and compose neural-network modules.
 
     Exit codes: 0 success, 1 error, 2 bad usage, 3 integrity failure (a hash differs),
@@ -93,6 +96,8 @@ def cli(ctx: click.Context, quiet: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    if offline:
+        os.environ["NNPM_OFFLINE"] = "1"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,66 @@
+"""`nnpm pack` and `nnpm publish`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnpm.cli.output import emit_json, info, json_option
+
+registry_option = click.option("--registry", "-r", help="Registry name (see `nnpm registry list`).")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def pack(directory: Path) -> None:
+    """Render README.md, hash every file into nnpm.toml's [files] and check the weights."""
+    from nnpm.package.pack import pack as pack_directory
+
+    manifest = pack_directory(directory)
+    info(f"packed {manifest.id}: {len(manifest.files)} files, manifest sha256 {manifest.digest()}")
+
+
+@click.command()
+@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@registry_option
+@json_option
+def publish(directories: tuple[Path, ...], registry: str | None, as_json: bool) -> None:
+    """Publish packed package directories (dependencies first when several are given)."""
+    from nnpm import api
+
+    results = []
+    for directory in _dependency_order(directories):
+        result = api.publish(directory, registry=registry)
+        results.append(result)
+        state = "published" if result.created else "already published (identical content)"
+        info(f"{state}: {result.manifest.id} -> {result.registry} (sha256 {result.sha256[:12]})")
+    if as_json:
+        emit_json(
+            [
+                {"package": str(r.manifest.name), "version": str(r.manifest.version), "registry": r.registry,
+                 "sha256": r.sha256, "created": r.created, "revision": r.revision}
+                for r in results
+            ]
+        )  # fmt: skip
+
+
+def _dependency_order(directories: tuple[Path, ...]) -> list[Path]:
+    """Publish a batch so that packages come after the ones they depend on (e.g. `nnpm publish build/x/*`)."""
+    from nnpm.package.manifest import MANIFEST_NAME, Manifest
+
+    manifests = {d: Manifest.read(d / MANIFEST_NAME) for d in directories}
+    names = {m.name: d for d, m in manifests.items()}
+    ordered: list[Path] = []
+
+    def visit(directory: Path, trail: tuple[Path, ...] = ()) -> None:
+        if directory in ordered or directory in trail:
+            return
+        for dep in manifests[directory].dependencies:
+            if dep.name in names:
+                visit(names[dep.name], (*trail, directory))
+        ordered.append(directory)
+
+    for directory in directories:
+        visit(directory)
+    return ordered

@@ -1,0 +1,102 @@
+"""`nnpm list`, `search`, `show` and `families`: read-only commands that never import torch."""
+
+from __future__ import annotations
+
+import click
+
+from nnpm.cli.output import emit_json, json_option
+from nnpm.cli.package import registry_option
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@click.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List installed packages."""
+    from nnpm.store.store import Store
+
+    packages = Store().installed()
+    if as_json:
+        emit_json([{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
+                    "revision": p.revision, "path": str(p.path)} for p in packages])  # fmt: skip
+    elif packages:
+        _table([(str(p.name), str(p.version), p.registry, p.sha256[:12]) for p in packages],
+               ("package", "version", "registry", "sha256"))  # fmt: skip
+    else:
+        click.echo("no packages installed", err=True)
+
+
+@click.command()
+@click.argument("query", required=False, default="")
+@registry_option
+@json_option
+def search(query: str, registry: str | None, as_json: bool) -> None:
+    """Search a registry by name, description and classes (every word must match)."""
+    from nnpm import api
+
+    found = api.search(query, registry=registry)
+    if as_json:
+        emit_json([{"package": str(i.name), "version": str(i.version), "kind": i.kind, "description": i.description,
+                    "classes": list(i.classes), "sha256": i.sha256} for i in found])  # fmt: skip
+    elif found:
+        _table([(str(i.name), str(i.version), i.kind, i.description[:60]) for i in found],
+               ("package", "latest", "kind", "description"))  # fmt: skip
+    else:
+        click.echo(f"no package matches {query!r}", err=True)
+
+
+@click.command()
+@click.argument("spec")
+@registry_option
+@json_option
+def show(spec: str, registry: str | None, as_json: bool) -> None:
+    """Show a package (`ns/name` or `ns/name==1.0.0`): manifest, versions, dependencies."""
+    from nnpm import api
+
+    details = api.show(spec, registry=registry)
+    m = details.manifest
+    if as_json:
+        emit_json({"registry": details.registry, "versions": [str(v.version) for v in details.versions],
+                   "installed": [str(v) for v in details.installed], "sha256": m.digest(), "manifest": m.to_dict()})  # fmt: skip
+        return
+    click.echo(f"{m.name} {m.version} ({m.kind}) from registry {details.registry}")
+    if m.description:
+        click.echo(f"  {m.description}")
+    click.echo(f"  versions: {', '.join(str(v.version) for v in details.versions)}")
+    if details.installed:
+        click.echo(f"  installed: {', '.join(str(v) for v in details.installed)}")
+    if m.source.model:
+        click.echo(f"  source model: {m.source.model}=={m.source.version}")
+    if m.source.classes:
+        click.echo(f"  classes: {', '.join(m.source.classes)}")
+    if m.architecture:
+        click.echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
+    if m.metrics.retained is not None and m.metrics.total:
+        click.echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
+    if m.metrics.accuracy:
+        a = m.metrics.accuracy
+        click.echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")
+    for dep in m.dependencies:
+        click.echo(
+            f"  depends on {dep.name}{dep.specifier}" + (f" (sha256 {dep.sha256[:12]})" if dep.sha256 else "")
+        )
+    for rel, entry in m.files.items():
+        click.echo(f"  file {rel}: {entry.size} bytes, sha256 {entry.sha256[:12]}")
+
+
+@click.command()
+@json_option
+def families(as_json: bool) -> None:
+    """List the architecture families nnpm can build from a manifest."""
+    from nnpm.nn.families import families as registered
+
+    found = registered()
+    if as_json:
+        emit_json({name: f.description for name, f in found.items()})
+    else:
+        _table([(name, f.description) for name, f in found.items()], ("family", "description"))

@@ -1,0 +1,53 @@
+"""`nnpm registry add | list | remove | default`."""
+
+from __future__ import annotations
+
+import click
+
+from nnpm.cli.output import emit_json, info, json_option
+
+
+@click.group()
+def registry() -> None:
+    """Manage named registries ($NNPM_HOME/config.toml). "local" is the embedded default."""
+
+
+@registry.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--endpoint", help="Hub API endpoint for hf:// registries (default: the client's HF_ENDPOINT).")
+@click.option(
+    "--default", "make_default", is_flag=True, help="Use this registry when --registry is not given."
+)
+def add(name: str, url: str, endpoint: str | None, make_default: bool) -> None:
+    """Add registry NAME at URL: a directory (or file:///path) or hf://<hub-namespace>."""
+    from nnpm.registry.config import add_registry
+
+    cfg = add_registry(name, url, endpoint=endpoint, make_default=make_default)
+    info(f"added registry {cfg.name} -> {cfg.url}" + (" (default)" if make_default else ""))
+
+
+@registry.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List configured registries; the default is marked with *."""
+    from nnpm.registry.config import default_name, registries
+
+    found, default = registries(), default_name()
+    if as_json:
+        emit_json([{"name": c.name, "url": c.url, "endpoint": c.endpoint, "default": c.name == default}
+                   for c in found.values()])  # fmt: skip
+        return
+    for cfg in found.values():
+        mark = "*" if cfg.name == default else " "
+        click.echo(f"{mark} {cfg.name}  {cfg.url}" + (f"  (endpoint {cfg.endpoint})" if cfg.endpoint else ""))
+
+
+@registry.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Forget registry NAME (its packages stay where they are)."""
+    from nnpm.registry.config import remove_registry
+
+    remove_registry(name)
+    info(f"removed registry {name}")
