@@ -156,7 +156,8 @@ def _install_requirements(reqs, proj, store, registry, force, prereleases, repor
     existing = [r for r in proj.requirements if r.name not in named] if proj else []
     lock = read_lock(proj.lock_file) if proj else None
     registry = registry or (proj.registry if proj else None)
-    resolution = _resolve([*existing, *reqs], lock, registry, prereleases or bool(proj and proj.prereleases), reporter)
+    pre = prereleases or bool(proj and proj.prereleases)
+    resolution = _resolve([*existing, *reqs], lock, registry, pre, reporter, upgrade=named)
     installed = _install_resolution(resolution, store, force, reporter)
     if proj is None:
         return InstallResult(tuple(installed), None, None)
@@ -167,8 +168,9 @@ def _install_requirements(reqs, proj, store, registry, force, prereleases, repor
     return InstallResult(tuple(installed), proj, lock)
 
 
-def _resolve(requirements, lock: Lock | None, registry, prereleases, reporter) -> Resolution:
-    preferred = {p.name: p.version for p in lock.packages} if lock else {}
+def _resolve(requirements, lock: Lock | None, registry, prereleases, reporter, upgrade=frozenset()) -> Resolution:
+    """Resolve, keeping locked versions where they still fit, except for packages named on the command line."""
+    preferred = {p.name: p.version for p in lock.packages if p.name not in upgrade} if lock else {}
     registries = registry_config.open_registries(registry)
     return resolve(requirements, registries, prereleases=prereleases, preferred=preferred, reporter=reporter)
 

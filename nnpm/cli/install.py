@@ -59,7 +59,7 @@ def install(packages, registry, frozen, force, pre, no_save, as_json) -> None:
     reporter = _reporter()
     try:
         result = api.install(
-            packages, registry=registry, project=False if no_save else True, frozen=frozen, force=force,
+            packages, registry=registry, project=not no_save, frozen=frozen, force=force,
             prereleases=pre, reporter=reporter,
         )  # fmt: skip
     finally:

@@ -209,6 +209,7 @@ class Store:
     def uninstall(self, name: PackageName, version: Version | None = None) -> list[InstalledPackage]:
         """Remove every installed version of `name` (or one version); caller holds `locked()`."""
         removed = [p for p in self.installed() if p.name == name and (version is None or p.version == version)]
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         for pkg in removed:
             pkg.path.rename(self.root / "tmp" / f"rm-{uuid.uuid4().hex}")
         self.collect_garbage()
@@ -216,6 +217,7 @@ class Store:
 
     def collect_garbage(self) -> int:
         """Delete blobs no installed package links to (a blob's only link is its own)."""
+        shutil.rmtree(self.root / "tmp", ignore_errors=True)  # removed packages still link their blobs
         freed = 0
         if not _uses_hard_links(self.root):
             return freed
@@ -223,7 +225,6 @@ class Store:
             if blob.is_file() and blob.stat().st_nlink == 1:
                 blob.unlink()
                 freed += 1
-        shutil.rmtree(self.root / "tmp", ignore_errors=True)
         return freed
 
     def verify(self) -> list[Problem]:
@@ -253,7 +254,7 @@ def _link_or_copy(blob: Path, dest: Path) -> None:
 
 def _uses_hard_links(root: Path) -> bool:
     """Garbage collection by link count only makes sense where installs hard-link blobs."""
-    probe_dir = root / "tmp"
+    probe_dir = root / "blobs"
     probe_dir.mkdir(parents=True, exist_ok=True)
     a, b = probe_dir / ".probe-a", probe_dir / ".probe-b"
     try:
