@@ -1,0 +1,117 @@
+"""The Hub workflow through nnpm.api: a configured hf:// registry, publish, search, install, lock, offline."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from nnpm import api, config
+from nnpm.errors import IntegrityError, OfflineError
+from nnpm.package.manifest import MANIFEST_NAME
+from nnpm.package.naming import PackageName
+from nnpm.registry import config as registry_config
+from nnpm.registry.hub import HubRegistry
+from nnpm.resolve.lock import read_lock
+from nnpm.resolve.project import init_project
+from tests.registry import hub_fixtures
+from tests.registry.hub_fixtures import ALICE, make_package
+
+hub_env, hub = hub_fixtures.hub_env, hub_fixtures.hub
+
+REPO = "my-org/fmnist__sneaker-module"
+NAME = PackageName.parse("fmnist/sneaker-module")
+
+
+@pytest.fixture
+def hub_registry(hub, monkeypatch):
+    """`nnpm registry add hub hf://my-org` pointed at the local Hub, logged in through HF_TOKEN."""
+    registry_config.add_registry("hub", "hf://my-org", endpoint=hub.endpoint)
+    monkeypatch.setenv("HF_TOKEN", ALICE)
+    return hub
+
+
+def test_open_registry_dispatches_hf_urls_to_the_hub_backend(hub_registry):
+    registry = registry_config.open_registry("hub")
+    assert isinstance(registry, HubRegistry) and registry.namespace == "my-org"
+    assert registry.endpoint == hub_registry.endpoint
+
+
+def test_publish_search_install_and_lock_pin_the_commit_sha(tmp_path, workdir, hub_registry):
+    hub = hub_registry
+    package = make_package(tmp_path, seed=0)
+    result = api.publish(package, registry="hub")
+    assert result.created and hub.repos[REPO].tags["v1.0.0"] == result.revision
+    assert [str(i.name) for i in api.search("sneaker", registry="hub")] == ["fmnist/sneaker-module"]
+
+    init_project(workdir)
+    api.install(["fmnist/sneaker-module"], registry="hub")
+    locked = read_lock(workdir / "nnpm.lock").get(NAME)
+    assert locked.registry == "hub" and locked.revision == result.revision
+    assert locked.sha256 == result.sha256
+    assert (
+        "hf_" not in (workdir / "nnpm.lock").read_text()
+        and "hf_" not in (workdir / MANIFEST_NAME).read_text()
+    )
+
+    # The tag is moved to other content and the store is emptied: the lock still installs the original build.
+    republished = make_package(tmp_path / "other", seed=1)
+    moved_to = hub.commit_files(
+        REPO, {p.name: p.read_bytes() for p in republished.iterdir()}, message="moved"
+    )
+    hub.move_tag(REPO, "v1.0.0", moved_to)
+    shutil.rmtree(config.store_dir())
+    (installed,) = api.install().packages
+    assert installed.sha256 == result.sha256
+    for rel in installed.manifest.files:
+        assert (installed.path / rel).read_bytes() == (package / rel).read_bytes()
+    served = hub.paths_served()
+    assert f"/{REPO}/resolve/{result.revision}/weights.safetensors" in served
+    assert not any(p.startswith(f"/{REPO}/resolve/{moved_to}") for p in served)
+
+
+def test_offline_install_from_the_lock_uses_only_the_store(tmp_path, workdir, hub_registry, monkeypatch):
+    hub = hub_registry
+    api.publish(make_package(tmp_path), registry="hub")
+    init_project(workdir)
+    api.install(["fmnist/sneaker-module"], registry="hub")
+    served = len(hub.requests)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (installed,) = api.install().packages
+    assert installed.name == NAME and len(hub.requests) == served
+    assert api.load("fmnist/sneaker-module").manifest.name == NAME
+
+    shutil.rmtree(config.store_dir())  # nothing in the store: offline cannot fetch, and says so
+    with pytest.raises(OfflineError) as err:
+        api.install()
+    assert "offline" in err.value.one_line() and len(hub.requests) == served
+
+
+def test_a_local_package_can_depend_on_a_hub_module(tmp_path, workdir, hub_registry):
+    from tests.factories import make_package as make_local_package
+
+    api.publish(make_package(tmp_path), registry="hub")
+    api.publish(make_local_package(tmp_path, "fmnist/composite", deps={"fmnist/sneaker-module": ">=1"}))
+    init_project(workdir)
+    result = api.install(["fmnist/composite"], registry="local")
+    by_name = {str(p.name): p for p in result.packages}
+    assert set(by_name) == {"fmnist/composite", "fmnist/sneaker-module"}
+    lock = read_lock(workdir / "nnpm.lock")
+    assert (
+        lock.get(NAME).registry == "hub"
+        and lock.get(PackageName.parse("fmnist/composite")).registry == "local"
+    )
+
+
+def test_a_tampered_hub_file_fails_the_install_and_installs_nothing(tmp_path, workdir, hub_registry):
+    hub = hub_registry
+    package = make_package(tmp_path)
+    result = api.publish(package, registry="hub")
+    data = bytearray((package / "weights.safetensors").read_bytes())
+    data[-1] ^= 0x01
+    hub.tamper(REPO, "weights.safetensors", bytes(data), revision=result.revision)
+    init_project(workdir)
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        api.install(["fmnist/sneaker-module"], registry="hub")
+    assert api.list_installed() == []
