@@ -84,9 +84,13 @@ def show(spec: str, *, registry: str | None = None) -> PackageDetails:
     matching = [v for v in versions if req.allows(v.version, prereleases=True)]
     if not matching:
         published = ", ".join(str(v.version) for v in versions)
-        raise VersionNotFoundError(f"no version of {req.name} matches {req.specifier} (published: {published})")
+        raise VersionNotFoundError(
+            f"no version of {req.name} matches {req.specifier} (published: {published})"
+        )
     chosen = matching[-1]
-    manifest = Manifest.from_toml(reg.fetch_manifest(chosen).decode("utf-8"), where=f"{chosen.name}=={chosen.version}")
+    manifest = Manifest.from_toml(
+        reg.fetch_manifest(chosen).decode("utf-8"), where=f"{chosen.name}=={chosen.version}"
+    )
     installed = tuple(p.version for p in Store().installed() if p.name == req.name)
     return PackageDetails(reg.name, tuple(versions), manifest, installed)
 
@@ -144,7 +148,9 @@ def _install_project(proj, store, registry, frozen, force, prereleases, reporter
     if frozen:
         state = "missing" if lock is None else "stale (nnpm.toml changed since it was written)"
         raise StaleLockError(f"nnpm.lock is {state}", where=str(proj.lock_file))
-    resolution = _resolve(proj.requirements, lock, registry or proj.registry, prereleases or proj.prereleases, reporter)
+    resolution = _resolve(
+        proj.requirements, lock, registry or proj.registry, prereleases or proj.prereleases, reporter
+    )
     installed = _install_resolution(resolution, store, force, reporter)
     lock = _lock_from(resolution, installed, proj.requirements)
     write_lock(proj.lock_file, lock)
@@ -161,22 +167,31 @@ def _install_requirements(reqs, proj, store, registry, force, prereleases, repor
     installed = _install_resolution(resolution, store, force, reporter)
     if proj is None:
         return InstallResult(tuple(installed), None, None)
-    recorded = [r if r.specifier else Requirement.of(str(r.name), f">={resolution.candidates[r.name].version}") for r in reqs]
+    recorded = [
+        r if r.specifier else Requirement.of(str(r.name), f">={resolution.candidates[r.name].version}")
+        for r in reqs
+    ]
     proj = set_requirements(proj, add=recorded)
     lock = _lock_from(resolution, installed, proj.requirements)
     write_lock(proj.lock_file, lock)
     return InstallResult(tuple(installed), proj, lock)
 
 
-def _resolve(requirements, lock: Lock | None, registry, prereleases, reporter, upgrade=frozenset()) -> Resolution:
+def _resolve(
+    requirements, lock: Lock | None, registry, prereleases, reporter, upgrade=frozenset()
+) -> Resolution:
     """Resolve, keeping locked versions where they still fit, except for packages named on the command line."""
     preferred = {p.name: p.version for p in lock.packages if p.name not in upgrade} if lock else {}
     registries = registry_config.open_registries(registry)
     return resolve(requirements, registries, prereleases=prereleases, preferred=preferred, reporter=reporter)
 
 
-def _install_resolution(resolution: Resolution, store: Store, force: bool, reporter) -> list[InstalledPackage]:
-    installed = [store.install(c.info, c.registry, force=force, reporter=reporter) for c in resolution.in_order()]
+def _install_resolution(
+    resolution: Resolution, store: Store, force: bool, reporter
+) -> list[InstalledPackage]:
+    installed = [
+        store.install(c.info, c.registry, force=force, reporter=reporter) for c in resolution.in_order()
+    ]
     _check_digest_pins(installed, resolution)
     return installed
 
@@ -220,9 +235,13 @@ def _install_locked(lock: Lock, store: Store, force: bool, reporter) -> list[Ins
         current = store.get(locked.name, locked.version)
         if current is None or current.sha256 != locked.sha256 or force:
             info = VersionInfo(locked.name, locked.version, locked.sha256, kind="", revision=locked.revision)
-            current = store.install(info, registry_config.open_registry(locked.registry), force=force, reporter=reporter)
+            current = store.install(
+                info, registry_config.open_registry(locked.registry), force=force, reporter=reporter
+            )
         if dict(current.manifest.files) != locked.files:
-            raise IntegrityError(f"{locked.name}=={locked.version}: files differ from nnpm.lock", where=str(current.path))
+            raise IntegrityError(
+                f"{locked.name}=={locked.version}: files differ from nnpm.lock", where=str(current.path)
+            )
         installed.append(current)
     return installed
 
@@ -254,7 +273,9 @@ def uninstall(names: Sequence[str], *, project: Project | None | bool = True) ->
             gone = store.uninstall(name)
             in_project = proj is not None and any(r.name == name for r in proj.requirements)
             if not gone and not in_project:
-                raise PackageNotFoundError(f"{name} is not installed", hint="`nnpm list` shows what is installed")
+                raise PackageNotFoundError(
+                    f"{name} is not installed", hint="`nnpm list` shows what is installed"
+                )
             removed.extend(gone)
         if proj is not None:
             proj = set_requirements(proj, remove=parsed)

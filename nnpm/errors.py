@@ -109,7 +109,9 @@ class AuthenticationError(RegistryError):
 
 
 class OfflineError(RegistryError):
-    default_hint = "unset HF_HUB_OFFLINE / drop --offline, or install from nnpm.lock with packages already in the store"
+    default_hint = (
+        "unset HF_HUB_OFFLINE / drop --offline, or install from nnpm.lock with packages already in the store"
+    )
 
 
 class LockTimeoutError(NnpmError):

@@ -88,12 +88,19 @@ def build_digits_mlp_package(
             accuracy=Accuracy(round(acc, 6), "accuracy", "digits", "test"),
             extra={"val_accuracy": round(accuracy(model, data.val), 6)},
         ),
-        provenance={"seed": seed, "epochs": epochs, "optimizer": "adam lr=0.01 full batch", "split": data.split_note},
+        provenance={
+            "seed": seed,
+            "epochs": epochs,
+            "optimizer": "adam lr=0.01 full batch",
+            "split": data.split_note,
+        },
     )
     return write_package(directory, manifest, model.state_dict())
 
 
-def run_quickstart(workdir: Path, *, registry: str | None = None, say: Say = lambda _: None) -> QuickstartResult:
+def run_quickstart(
+    workdir: Path, *, registry: str | None = None, say: Say = lambda _: None
+) -> QuickstartResult:
     """Train -> package -> publish -> install -> load -> evaluate, reporting each step through `say`."""
     from nnpm import api
     from nnpm.datasets import digits
@@ -107,7 +114,9 @@ def run_quickstart(workdir: Path, *, registry: str | None = None, say: Say = lam
     api.install([result.manifest.id], registry=registry, project=False)
     model = api.load(result.manifest.id, project=False)
     test_acc = accuracy(model, digits.load().test)
-    say(f"loaded {model.manifest.id}: test accuracy {test_acc:.4f} (manifest claims {model.manifest.metrics.accuracy.value:.4f})")
+    say(
+        f"loaded {model.manifest.id}: test accuracy {test_acc:.4f} (manifest claims {model.manifest.metrics.accuracy.value:.4f})"
+    )
     return QuickstartResult(
         package=result.manifest.id,
         registry=result.registry,
@@ -129,7 +138,10 @@ def _publish_next_free_version(package_dir: Path, manifest: Manifest, registry: 
     while True:
         try:
             result = api.publish(package_dir, registry=registry)
-            say(f"published {result.manifest.id} to registry {result.registry}" + ("" if result.created else " (already there)"))
+            say(
+                f"published {result.manifest.id} to registry {result.registry}"
+                + ("" if result.created else " (already there)")
+            )
             return result
         except ImmutableVersionError:
             major, minor, patch = manifest.version.release[:3]

@@ -22,7 +22,9 @@ def make_manifest(name: str = "test/mlp", version: str = "1.0.0", deps: dict[str
         kind="model",
         description=description,
         license="MIT",
-        source=Source(dataset="digits", method="supervised", classes=("a", "b", "c"), all_classes=("a", "b", "c")),
+        source=Source(
+            dataset="digits", method="supervised", classes=("a", "b", "c"), all_classes=("a", "b", "c")
+        ),
         architecture=ARCH,
         metrics=Metrics(unit="parameters", accuracy=Accuracy(0.5, "accuracy", "digits", "test")),
         dependencies=tuple(
@@ -31,7 +33,9 @@ def make_manifest(name: str = "test/mlp", version: str = "1.0.0", deps: dict[str
     )
 
 
-def make_package(root: Path, name: str = "test/mlp", version: str = "1.0.0", *, seed: int = 0, **kwargs) -> Path:
+def make_package(
+    root: Path, name: str = "test/mlp", version: str = "1.0.0", *, seed: int = 0, **kwargs
+) -> Path:
     """A packed package directory with real (random, seeded) weights under root/<name>-<version>."""
     import torch
 

@@ -65,7 +65,7 @@ def install(packages, registry, frozen, force, pre, no_save, as_json) -> None:
     finally:
         reporter.close()
     if result.project is not None:
-        info(f"{len(result.packages)} packages in {result.project.lock_file}")
+        info(f"{len(result.packages)} package(s) locked in {result.project.lock_file}")
     if as_json:
         emit_json([{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
                     "path": str(p.path)} for p in result.packages])  # fmt: skip

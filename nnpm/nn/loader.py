@@ -56,7 +56,8 @@ def load_installed(pkg: InstalledPackage, store: Store | None = None) -> torch.n
     data = (pkg.path / MANIFEST_NAME).read_bytes()
     if sha256_bytes(data) != pkg.sha256:
         raise IntegrityError(
-            f"manifest sha256 mismatch: expected {pkg.sha256}, found {sha256_bytes(data)}", where=str(pkg.path / MANIFEST_NAME)
+            f"manifest sha256 mismatch: expected {pkg.sha256}, found {sha256_bytes(data)}",
+            where=str(pkg.path / MANIFEST_NAME),
         )
     manifest = Manifest.from_toml(data.decode("utf-8"), where=str(pkg.path / MANIFEST_NAME))
     verify_files(pkg.path, manifest)
@@ -72,7 +73,9 @@ def load_directory(directory: Path) -> torch.nn.Module:
 
 def _build(directory: Path, manifest: Manifest, store: Store) -> torch.nn.Module:
     if manifest.architecture is None:
-        raise ArchitectureError(f"{manifest.id} has no [architecture] to build", where=str(directory / MANIFEST_NAME))
+        raise ArchitectureError(
+            f"{manifest.id} has no [architecture] to build", where=str(directory / MANIFEST_NAME)
+        )
     context = families.BuildContext(directory, manifest, _LazyDependencies(manifest, store))
     module = families.build(manifest.architecture, context)
     state: dict[str, torch.Tensor] = {}

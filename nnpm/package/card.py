@@ -35,7 +35,9 @@ def _front_matter(m: Manifest, base_model_repo: str | None) -> list[str]:
             f"- name: {_yaml_scalar(str(m.name))}",
             "  results:",
             "  - task:",
-            '      type: "image-classification"' if m.architecture and len(m.architecture.input.shape) == 3 else '      type: "text-classification"',
+            '      type: "image-classification"'
+            if m.architecture and len(m.architecture.input.shape) == 3
+            else '      type: "text-classification"',
             "    dataset:",
             f"      name: {_yaml_scalar(acc.dataset or m.source.dataset or 'unknown')}",
             f"      type: {_yaml_scalar(acc.dataset or m.source.dataset or 'unknown')}",

@@ -134,7 +134,9 @@ class Manifest:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ManifestError("no manifest here", where=str(path), hint="a package directory holds nnpm.toml") from None
+            raise ManifestError(
+                "no manifest here", where=str(path), hint="a package directory holds nnpm.toml"
+            ) from None
         except UnicodeDecodeError:
             raise ManifestError("not UTF-8 text", where=str(path)) from None
         return cls.from_toml(text, where=str(path))
@@ -192,14 +194,18 @@ class Manifest:
         if self.dependencies:
             doc["dependencies"] = {
                 str(dep.name): (
-                    {"version": str(dep.specifier), "sha256": dep.sha256} if dep.sha256 else str(dep.specifier)
+                    {"version": str(dep.specifier), "sha256": dep.sha256}
+                    if dep.sha256
+                    else str(dep.specifier)
                 )
                 for dep in sorted(self.dependencies, key=lambda d: d.name)
             }
         if self.provenance:
             doc["provenance"] = dict(self.provenance)
         if self.files:
-            doc["files"] = {path: {"sha256": e.sha256, "size": e.size} for path, e in sorted(self.files.items())}
+            doc["files"] = {
+                path: {"sha256": e.sha256, "size": e.size} for path, e in sorted(self.files.items())
+            }
         return doc
 
     def to_toml(self) -> str:
@@ -218,7 +224,9 @@ def parse_toml(text: str, *, where: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"malformed TOML: {exc}", where=where, hint="fix the TOML syntax at that line") from None
+        raise ManifestError(
+            f"malformed TOML: {exc}", where=where, hint="fix the TOML syntax at that line"
+        ) from None
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -346,7 +354,9 @@ def _dependencies(table: Mapping[str, Any], where: str) -> tuple[Dependency, ...
     deps = []
     for name, value in table.items():
         at = f"{where}: dependencies.{name}"
-        spec, digest = (value, None) if isinstance(value, str) else (value.get("version", ""), value.get("sha256"))
+        spec, digest = (
+            (value, None) if isinstance(value, str) else (value.get("version", ""), value.get("sha256"))
+        )
         deps.append(Dependency(PackageName.parse(name, where=at), parse_specifier(spec, where=at), digest))
     return tuple(sorted(deps, key=lambda d: d.name))
 

@@ -98,7 +98,9 @@ class Requirement:
         return cls(PackageName.parse(name, where=where), parse_specifier(specifier, where=where))
 
     def allows(self, version: Version | str, *, prereleases: bool = False) -> bool:
-        return self.specifier.contains(Version(str(version)), prereleases=prereleases or bool(self.specifier.prereleases))
+        return self.specifier.contains(
+            Version(str(version)), prereleases=prereleases or bool(self.specifier.prereleases)
+        )
 
     def __str__(self) -> str:
         return f"{self.name}{self.specifier}"

@@ -24,7 +24,9 @@ def pack(directory: Path) -> Manifest:
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
     atomic_write_text(directory / CARD_NAME, render_card(manifest))
-    files = {rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME}
+    files = {
+        rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME
+    }
     packed = manifest.with_files(files)
     check_weights(directory, packed)
     atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
@@ -36,7 +38,11 @@ def check_package(directory: Path) -> Manifest:
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
     if not manifest.files:
-        raise ManifestError("the manifest lists no files", where=str(directory / MANIFEST_NAME), hint=f"run `nnpm pack {directory}`")
+        raise ManifestError(
+            "the manifest lists no files",
+            where=str(directory / MANIFEST_NAME),
+            hint=f"run `nnpm pack {directory}`",
+        )
     verify_files(directory, manifest)
     unlisted = sorted(set(iter_files(directory)) - set(manifest.files) - {MANIFEST_NAME})
     if unlisted:

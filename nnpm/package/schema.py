@@ -82,7 +82,9 @@ def describe(error) -> str:
     elif validator == "enum":
         message = "expected one of " + ", ".join(repr(v) for v in expected)
     elif validator == "pattern":
-        message = f"{error.instance!r} is not in the expected form ({error.schema.get('description', expected)})"
+        message = (
+            f"{error.instance!r} is not in the expected form ({error.schema.get('description', expected)})"
+        )
     else:
         message = error.message
     return f"{path}: {message}"

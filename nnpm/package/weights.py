@@ -44,15 +44,20 @@ def read_header(path: Path) -> dict[str, TensorInfo]:
         with path.open("rb") as fh:
             head = fh.read(8)
             if len(head) < 8:
-                raise WeightsError("truncated safetensors file: shorter than its 8-byte header length", where=where)
+                raise WeightsError(
+                    "truncated safetensors file: shorter than its 8-byte header length", where=where
+                )
             (length,) = struct.unpack("<Q", head)
             if length > MAX_HEADER_BYTES or length > size - 8:
                 raise WeightsError(
-                    f"corrupt safetensors file: header length {length} exceeds the file ({size} bytes)", where=where
+                    f"corrupt safetensors file: header length {length} exceeds the file ({size} bytes)",
+                    where=where,
                 )
             raw = fh.read(length)
     except FileNotFoundError:
-        raise WeightsError("weights file is missing", where=where, hint="run `nnpm pack DIR` after adding it") from None
+        raise WeightsError(
+            "weights file is missing", where=where, hint="run `nnpm pack DIR` after adding it"
+        ) from None
     try:
         header = json.loads(raw)
         if not isinstance(header, dict):
@@ -69,7 +74,11 @@ def _check_layout(header: Mapping, *, data_bytes: int, where: str) -> dict[str, 
         if name == "__metadata__":
             continue
         try:
-            dtype, shape, (begin, end) = meta["dtype"], tuple(int(d) for d in meta["shape"]), meta["data_offsets"]
+            dtype, shape, (begin, end) = (
+                meta["dtype"],
+                tuple(int(d) for d in meta["shape"]),
+                meta["data_offsets"],
+            )
         except (KeyError, TypeError, ValueError):
             raise WeightsError(f"corrupt safetensors header entry for {name!r}", where=where) from None
         if dtype not in _DTYPE_BYTES:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnpm.fsutil import atomic_write_text
+from nnpm.fsutil import atomic_write_text, file_mode
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.pack import pack
 
@@ -24,6 +24,7 @@ def write_package(directory: Path, manifest: Manifest, tensors: Mapping[str, tor
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{WEIGHTS_FILE}.tmp"
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    tmp.chmod(file_mode())
     tmp.replace(directory / WEIGHTS_FILE)
     atomic_write_text(directory / MANIFEST_NAME, manifest.with_files({}).to_toml())
     return pack(directory)

@@ -69,11 +69,15 @@ class Registry(ABC):
         """The exact bytes of the version's nnpm.toml (the caller checks them against info.sha256)."""
 
     @abstractmethod
-    def fetch_file(self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+    def fetch_file(
+        self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
+    ) -> None:
         """Write the file's bytes to `dest` (the caller checks size and sha256)."""
 
     @abstractmethod
-    def publish(self, package_dir: Path, manifest: Manifest, progress: Progress | None = None) -> PublishResult:
+    def publish(
+        self, package_dir: Path, manifest: Manifest, progress: Progress | None = None
+    ) -> PublishResult:
         """Publish a packed, validated package directory. Identical content again is a no-op."""
 
     def describe(self) -> str:

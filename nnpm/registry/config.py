@@ -80,9 +80,13 @@ def get_config(name: str | None = None) -> RegistryConfig:
     return known[name]
 
 
-def add_registry(name: str, url: str, *, endpoint: str | None = None, make_default: bool = False) -> RegistryConfig:
+def add_registry(
+    name: str, url: str, *, endpoint: str | None = None, make_default: bool = False
+) -> RegistryConfig:
     validate_part(name, what="registry name")
-    if not (url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")):
+    if not (
+        url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")
+    ):
         raise ConfigError(
             f"unsupported registry URL {url!r}",
             hint="use an absolute directory path, file:///path, or hf://<hub-namespace>",
@@ -110,7 +114,9 @@ def validate_hub_namespace(url: str) -> str:
 def remove_registry(name: str) -> None:
     doc = _read()
     if name not in doc.get("registries", {}):
-        raise ConfigError(f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones")
+        raise ConfigError(
+            f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones"
+        )
     del doc["registries"][name]
     if doc.get("default") == name:
         del doc["default"]

@@ -49,7 +49,9 @@ def store_blob(root: Path, source: Path, entry: FileEntry) -> Path:
     digest, size = hash_file(tmp)
     if digest != entry.sha256 or size != entry.size:
         tmp.unlink()
-        raise IntegrityError(f"sha256 changed while copying: expected {entry.sha256}, found {digest}", where=str(source))
+        raise IntegrityError(
+            f"sha256 changed while copying: expected {entry.sha256}, found {digest}", where=str(source)
+        )
     tmp.chmod(0o444)
     tmp.replace(target)
     return target
@@ -110,12 +112,18 @@ class LocalRegistry(Registry):
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise RegistryError(f"{info.name}=={info.version} is indexed but its manifest is missing", where=str(path)) from None
+            raise RegistryError(
+                f"{info.name}=={info.version} is indexed but its manifest is missing", where=str(path)
+            ) from None
 
-    def fetch_file(self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None) -> None:
+    def fetch_file(
+        self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
+    ) -> None:
         source = blob_path(self.root, entry.sha256)
         if not source.exists():
-            raise RegistryError(f"blob for {path!r} of {info.name}=={info.version} is missing", where=str(source))
+            raise RegistryError(
+                f"blob for {path!r} of {info.name}=={info.version} is missing", where=str(source)
+            )
         with source.open("rb") as src, dest.open("wb") as out:
             while chunk := src.read(1 << 20):
                 out.write(chunk)
@@ -128,7 +136,9 @@ class LocalRegistry(Registry):
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(self.root / ".lock", timeout=config.lock_timeout())
 
-    def publish(self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None) -> PublishResult:
+    def publish(
+        self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None
+    ) -> PublishResult:
         package_dir = Path(package_dir)
         manifest = check_package(package_dir)
         data = (package_dir / MANIFEST_NAME).read_bytes()
@@ -137,9 +147,13 @@ class LocalRegistry(Registry):
             with self._lock():
                 return self._publish_locked(package_dir, manifest, data, digest, progress)
         except Timeout:
-            raise LockTimeoutError("the registry is locked by another publish", where=str(self.root)) from None
+            raise LockTimeoutError(
+                "the registry is locked by another publish", where=str(self.root)
+            ) from None
 
-    def _publish_locked(self, package_dir: Path, manifest: Manifest, data: bytes, digest: str, progress) -> PublishResult:
+    def _publish_locked(
+        self, package_dir: Path, manifest: Manifest, data: bytes, digest: str, progress
+    ) -> PublishResult:
         index = self._index()
         rows = index["packages"].setdefault(str(manifest.name), {})
         existing = rows.get(str(manifest.version))

@@ -63,7 +63,8 @@ def read_project(root: Path) -> Project:
     schema.validate(doc, "project", where=str(path))
     table = doc["project"]
     reqs = tuple(
-        Requirement.parse(text, where=f"{path}: project.dependencies") for text in table.get("dependencies", [])
+        Requirement.parse(text, where=f"{path}: project.dependencies")
+        for text in table.get("dependencies", [])
     )
     return Project(root, reqs, table.get("registry"), bool(table.get("prereleases", False)))
 
@@ -71,7 +72,9 @@ def read_project(root: Path) -> Project:
 def init_project(root: Path, name: str | None = None) -> Project:
     path = root / MANIFEST_NAME
     if path.exists():
-        raise ManifestError("nnpm.toml already exists", where=str(path), hint="edit it, or run `nnpm install NAME`")
+        raise ManifestError(
+            "nnpm.toml already exists", where=str(path), hint="edit it, or run `nnpm install NAME`"
+        )
     doc = tomlkit.document()
     table = tomlkit.table()
     table["name"] = name or root.resolve().name

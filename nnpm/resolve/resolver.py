@@ -37,7 +37,9 @@ class Candidate:
 
     def dependencies(self) -> list[Requirement]:
         where = f"{self.name}=={self.version}: dependencies"
-        return [Requirement.of(name, spec, where=where) for name, spec in sorted(self.info.dependencies.items())]
+        return [
+            Requirement.of(name, spec, where=where) for name, spec in sorted(self.info.dependencies.items())
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -98,7 +100,9 @@ class RegistryProvider:
         # Resolve the most constrained names first: fewer candidates means earlier conflicts.
         return sum(1 for _ in candidates[identifier])
 
-    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information, backtrack_causes):
+    def narrow_requirement_selection(
+        self, identifiers, resolutions, candidates, information, backtrack_causes
+    ):
         return identifiers
 
     def find_matches(
@@ -113,7 +117,9 @@ class RegistryProvider:
         matches = [
             c
             for c in self.candidates(identifier)
-            if c.version not in bad and not c.info.yanked and all(r.allows(c.version, prereleases=pre) for r in reqs)
+            if c.version not in bad
+            and not c.info.yanked
+            and all(r.allows(c.version, prereleases=pre) for r in reqs)
         ]
         if not pre:
             matches = [c for c in matches if not c.version.is_prerelease]
@@ -159,7 +165,9 @@ def resolve(
             names = ", ".join(r.name for r in registries)
             raise PackageNotFoundError(f"package {req.name} is not in any registry ({names})")
     try:
-        result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(requirements, max_rounds=2000)
+        result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(
+            requirements, max_rounds=2000
+        )
     except resolvelib.ResolutionImpossible as exc:
         raise ResolutionError(explain_conflict(exc.causes, provider)) from None
     except resolvelib.ResolutionTooDeep:

@@ -86,7 +86,9 @@ class Store:
                 shutil.rmtree(self.root / "tmp", ignore_errors=True)
                 yield
         except Timeout:
-            raise LockTimeoutError("the store is locked by another nnpm process", where=str(self.root)) from None
+            raise LockTimeoutError(
+                "the store is locked by another nnpm process", where=str(self.root)
+            ) from None
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -107,10 +109,14 @@ class Store:
     def find(self, requirement: Requirement) -> InstalledPackage:
         """The newest installed version that satisfies the requirement."""
         matches = [
-            p for p in self.installed() if p.name == requirement.name and requirement.allows(p.version, prereleases=True)
+            p
+            for p in self.installed()
+            if p.name == requirement.name and requirement.allows(p.version, prereleases=True)
         ]
         if not matches:
-            raise NotInstalledError(f"{requirement} is not installed", hint=f"run `nnpm install '{requirement}'`")
+            raise NotInstalledError(
+                f"{requirement} is not installed", hint=f"run `nnpm install '{requirement}'`"
+            )
         return max(matches, key=lambda p: p.version)
 
     def _read_record(self, path: Path) -> InstalledPackage | None:
@@ -130,7 +136,12 @@ class Store:
     # --- install -------------------------------------------------------------------------------
 
     def install(
-        self, info: VersionInfo, registry: Registry, *, force: bool = False, reporter: InstallReporter | None = None
+        self,
+        info: VersionInfo,
+        registry: Registry,
+        *,
+        force: bool = False,
+        reporter: InstallReporter | None = None,
     ) -> InstalledPackage:
         """Install one exact package version (caller holds `locked()`). Returns the installed record."""
         reporter = reporter or InstallReporter()
@@ -151,7 +162,9 @@ class Store:
         digest = sha256_bytes(data)
         where = f"{info.name}=={info.version} from registry {registry.name}"
         if digest != info.sha256:
-            raise IntegrityError(f"manifest sha256 mismatch: expected {info.sha256}, found {digest}", where=where)
+            raise IntegrityError(
+                f"manifest sha256 mismatch: expected {info.sha256}, found {digest}", where=where
+            )
         manifest = Manifest.from_toml(data.decode("utf-8"), where=f"{where}: {MANIFEST_NAME}")
         if manifest.name != info.name or manifest.version != info.version:
             raise ManifestError(f"the registry served {manifest.id} instead", where=where)
@@ -208,7 +221,9 @@ class Store:
 
     def uninstall(self, name: PackageName, version: Version | None = None) -> list[InstalledPackage]:
         """Remove every installed version of `name` (or one version); caller holds `locked()`."""
-        removed = [p for p in self.installed() if p.name == name and (version is None or p.version == version)]
+        removed = [
+            p for p in self.installed() if p.name == name and (version is None or p.version == version)
+        ]
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         for pkg in removed:
             pkg.path.rename(self.root / "tmp" / f"rm-{uuid.uuid4().hex}")

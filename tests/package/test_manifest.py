@@ -18,17 +18,24 @@ def test_malformed_toml_names_the_file_and_line(tmp_path):
     path.write_text("[package\nname = 1\n")
     with pytest.raises(ManifestError) as err:
         Manifest.read(path)
-    assert str(path) in err.value.one_line() and "malformed TOML" in err.value.one_line() and "line 1" in err.value.one_line()
+    assert (
+        str(path) in err.value.one_line()
+        and "malformed TOML" in err.value.one_line()
+        and "line 1" in err.value.one_line()
+    )
 
 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace('classes = ["a", "b", "c"]', 'classes = "a"'), "source.classes: expected an array"),
+        (
+            lambda t: t.replace('classes = ["a", "b", "c"]', 'classes = "a"'),
+            "source.classes: expected an array",
+        ),
         (lambda t: t.replace('kind = "model"', 'kind = "plugin"'), "package.kind: expected one of"),
         (lambda t: t.replace('version = "1.0.0"', 'version = "one"'), "package.version"),
         (lambda t: t.replace('name = "test/mlp"', 'name = "Test/MLP"'), "package.name"),
-        (lambda t: t + '\n[colour]\nred = 1\n', "unknown field 'colour'"),
+        (lambda t: t + "\n[colour]\nred = 1\n", "unknown field 'colour'"),
         (lambda t: t.replace('family = "mlp"\n', ""), "missing required field 'family'"),
     ],
 )

@@ -9,7 +9,10 @@ def test_valid_names_round_trip(text):
     assert str(PackageName.parse(text)) == text
 
 
-@pytest.mark.parametrize("text", ["../x", "a/b/c", "Digits/mlp", "", "digits", "a//b", "a/-b", "a/b-", "a/b_c", "/abs", "a/" + "x" * 65])
+@pytest.mark.parametrize(
+    "text",
+    ["../x", "a/b/c", "Digits/mlp", "", "digits", "a//b", "a/-b", "a/b-", "a/b_c", "/abs", "a/" + "x" * 65],
+)
 def test_invalid_names_are_refused_with_a_hint(text):
     with pytest.raises(InvalidNameError) as err:
         PackageName.parse(text)

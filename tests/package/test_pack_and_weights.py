@@ -25,7 +25,9 @@ def test_a_changed_weights_file_is_an_integrity_error_naming_both_hashes(tmp_pat
     (directory / "weights.safetensors").write_bytes(bytes(data))
     with pytest.raises(IntegrityError) as err:
         check_package(directory)
-    assert expected in str(err.value) and "weights.safetensors" in str(err.value) and "found" in str(err.value)
+    assert (
+        expected in str(err.value) and "weights.safetensors" in str(err.value) and "found" in str(err.value)
+    )
 
 
 def test_a_missing_weights_file_is_reported(tmp_path):
@@ -78,6 +80,8 @@ def test_shapes_that_do_not_match_the_architecture_are_refused_before_loading(tm
 
 def test_an_unknown_family_is_refused(tmp_path):
     directory = make_package(tmp_path)
-    atomic_write_text(directory / "nnpm.toml", (directory / "nnpm.toml").read_text().replace('"mlp"', '"transformer"'))
+    atomic_write_text(
+        directory / "nnpm.toml", (directory / "nnpm.toml").read_text().replace('"mlp"', '"transformer"')
+    )
     with pytest.raises(Exception, match="unknown architecture family 'transformer'"):
         pack(directory)

@@ -47,7 +47,9 @@ def test_blobs_are_stored_once_however_many_packages_hold_them(tmp_path, nnpm_ho
 def test_unknown_registry_is_one_clear_error():
     with pytest.raises(ConfigError) as err:
         api.search("x", registry="nowhere")
-    assert "unknown registry 'nowhere'" in err.value.one_line() and "nnpm registry add" in err.value.one_line()
+    assert (
+        "unknown registry 'nowhere'" in err.value.one_line() and "nnpm registry add" in err.value.one_line()
+    )
 
 
 def test_registries_are_configured_by_name(tmp_path):

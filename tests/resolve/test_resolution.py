@@ -38,7 +38,11 @@ def test_backtracking_finds_the_combination_that_works(tmp_path, project):
     publish(tmp_path, "fmnist/boot-module", "1.0.0", deps={"fmnist/embedding": "==1.0.0"})
     result = api.install(["fmnist/bag-module", "fmnist/boot-module"])
     versions = {str(p.name): str(p.version) for p in result.packages}
-    assert versions == {"fmnist/bag-module": "1.0.0", "fmnist/boot-module": "1.0.0", "fmnist/embedding": "1.0.0"}
+    assert versions == {
+        "fmnist/bag-module": "1.0.0",
+        "fmnist/boot-module": "1.0.0",
+        "fmnist/embedding": "1.0.0",
+    }
 
 
 def test_a_conflict_names_who_asked_for_what(tmp_path, project):
@@ -65,8 +69,16 @@ def test_prereleases_only_when_asked(tmp_path, project):
 
 def test_a_sha256_pinned_dependency_must_be_that_exact_build(tmp_path, project):
     publish(tmp_path, "brown/embedding", "1.0.0")
-    publish(tmp_path, "brown/tagger", "1.0.0", deps={"brown/embedding": "==1.0.0"}, pins={"brown/embedding": "0" * 64})
-    with pytest.raises(ResolutionError, match="brown/tagger 1.0.0 needs brown/embedding with sha256 000000000000"):
+    publish(
+        tmp_path,
+        "brown/tagger",
+        "1.0.0",
+        deps={"brown/embedding": "==1.0.0"},
+        pins={"brown/embedding": "0" * 64},
+    )
+    with pytest.raises(
+        ResolutionError, match="brown/tagger 1.0.0 needs brown/embedding with sha256 000000000000"
+    ):
         api.install(["brown/tagger"])
 
 
@@ -94,7 +106,9 @@ def test_frozen_fails_when_the_lock_is_stale_or_missing(tmp_path, project):
     with pytest.raises(StaleLockError, match="missing"):
         api.install([], frozen=True)
     api.install(["digits/mlp"])
-    project.file.write_text(project.file.read_text().replace('"digits/mlp>=1.0.0"', '"digits/mlp>=1.0.0", "digits/cnn"'))
+    project.file.write_text(
+        project.file.read_text().replace('"digits/mlp>=1.0.0"', '"digits/mlp>=1.0.0", "digits/cnn"')
+    )
     with pytest.raises(StaleLockError, match="stale"):
         api.install([], frozen=True)
 
@@ -126,4 +140,7 @@ def test_dependencies_cross_registries(tmp_path, project):
     api.publish(make_package(tmp_path, "base/embedding", "1.0.0"), registry="team")
     publish(tmp_path, "app/module", "1.0.0", deps={"base/embedding": "==1.0.0"})
     result = api.install(["app/module"])
-    assert {str(p.name): p.registry for p in result.packages} == {"app/module": "local", "base/embedding": "team"}
+    assert {str(p.name): p.registry for p in result.packages} == {
+        "app/module": "local",
+        "base/embedding": "team",
+    }

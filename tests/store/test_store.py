@@ -30,7 +30,11 @@ def test_a_tampered_installed_file_is_caught_by_verify_and_by_load(tmp_path):
     data[-5] ^= 0x01
     weights.write_bytes(bytes(data))
     problems = api.verify()
-    assert len(problems) == 1 and "weights.safetensors" in problems[0].what and "sha256 mismatch" in problems[0].what
+    assert (
+        len(problems) == 1
+        and "weights.safetensors" in problems[0].what
+        and "sha256 mismatch" in problems[0].what
+    )
     with pytest.raises(IntegrityError, match="weights.safetensors"):
         api.load("digits/mlp", project=False)
     api.install(["digits/mlp"], project=False, force=True)  # --force repairs it
@@ -54,7 +58,9 @@ _INSTALL = "import sys; from nnpm import api; api.install(sys.argv[1:], project=
 
 
 def _spawn(*specs: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _INSTALL, *specs], stderr=subprocess.PIPE, env=os.environ.copy())
+    return subprocess.Popen(
+        [sys.executable, "-c", _INSTALL, *specs], stderr=subprocess.PIPE, env=os.environ.copy()
+    )
 
 
 def test_two_installs_at_once_both_succeed_and_the_store_stays_consistent(tmp_path):

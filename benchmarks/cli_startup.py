@@ -1,0 +1,67 @@
+"""How fast the CLI starts, as ratios against `pip list` measured in the same run.
+
+    python benchmarks/cli_startup.py [--repeat 15] [--json]
+
+Commands that run no network must not import torch; this prints the median wall
+time of each command over --repeat runs (after one warm-up) and its ratio to
+`pip list`, the yardstick (target: nnpm --help and nnpm list < 0.5x). `python -c
+"import torch"` is shown for scale. Machines here are noisy: compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _time(cmd: list[str], repeat: int, env: dict[str, str]) -> float:
+    subprocess.run(cmd, capture_output=True, env=env, check=True)  # warm the file cache
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, env=env, check=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    env = {**os.environ, "NNPM_HOME": tempfile.mkdtemp(prefix="nnpm-bench-")}
+    nnpm = str(BIN / "nnpm")
+    commands = {
+        "pip list (yardstick)": [sys.executable, "-m", "pip", "list"],
+        "nnpm --help": [nnpm, "--help"],
+        "nnpm list": [nnpm, "list"],
+        "nnpm search digits": [nnpm, "search", "digits"],
+        "nnpm registry list": [nnpm, "registry", "list"],
+        'python -c "import torch"': [sys.executable, "-c", "import torch"],
+    }
+    seconds = {name: _time(cmd, args.repeat, env) for name, cmd in commands.items()}
+    yardstick = seconds["pip list (yardstick)"]
+    rows = [
+        {"command": n, "median_s": round(s, 3), "ratio_to_pip_list": round(s / yardstick, 2)}
+        for n, s in seconds.items()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"median of {args.repeat} runs each, Python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print(f"{'command':28} {'median s':>9} {'x pip list':>11}")
+    for row in rows:
+        print(f"{row['command']:28} {row['median_s']:9.3f} {row['ratio_to_pip_list']:11.2f}")
+
+
+if __name__ == "__main__":
+    main()

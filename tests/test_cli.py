@@ -1,0 +1,104 @@
+"""The CLI is a thin layer: these tests check its contract (output, --json, one-line errors, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nnpm.cli import main
+from tests.factories import make_package
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_publish_search_install_list_show_verify_uninstall(tmp_path, workdir, capsys):
+    package = make_package(tmp_path, "digits/mlp", "1.0.0")
+    assert run(capsys, "init")[0] == 0
+    code, out, _ = run(capsys, "publish", str(package), "--json")
+    assert code == 0 and json.loads(out)[0]["created"] is True
+    code, out, _ = run(capsys, "search", "digits", "--json")
+    assert [r["package"] for r in json.loads(out)] == ["digits/mlp"]
+    assert run(capsys, "install", "digits/mlp")[0] == 0
+    code, out, _ = run(capsys, "list", "--json")
+    assert [(r["package"], r["version"]) for r in json.loads(out)] == [("digits/mlp", "1.0.0")]
+    code, out, _ = run(capsys, "show", "digits/mlp", "--json")
+    assert json.loads(out)["manifest"]["package"]["name"] == "digits/mlp"
+    assert run(capsys, "verify")[0] == 0
+    assert run(capsys, "-q", "uninstall", "digits/mlp") == (0, "", "")
+    assert "digits/mlp" not in (workdir / "nnpm.toml").read_text()
+
+
+def test_verify_exits_3_on_a_mismatch(tmp_path, capsys):
+    package = make_package(tmp_path, "digits/mlp", "1.0.0")
+    run(capsys, "publish", str(package))
+    run(capsys, "install", "digits/mlp", "--no-save")
+    code, out, _ = run(capsys, "list", "--json")
+    weights = json.loads(out)[0]["path"] + "/weights.safetensors"
+    import os
+
+    os.chmod(weights, 0o644)
+    with open(weights, "r+b") as fh:
+        fh.seek(-1, 2)
+        fh.write(b"\x00" if fh.read(1) != b"\x00" else b"\x01")
+    code, _, err = run(capsys, "verify")
+    assert code == 3 and "digits/mlp==1.0.0" in err and "sha256 mismatch" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["install", "../x"], 1, "invalid package name '../x'"),
+        (["install", "a/b/c"], 1, "invalid package name 'a/b/c'"),
+        (["install", "Digits/MLP"], 1, "invalid package name"),
+        (["install", "digits/mlp>>1"], 1, "invalid"),
+        (["install", "nobody/nothing"], 4, "not in any registry"),
+        (["install"], 1, "nothing to install"),
+        (["install", "--frozen"], 1, "nothing to install"),
+        (["search", "x", "--registry", "nope"], 1, "unknown registry 'nope'"),
+        (["show", "nobody/nothing"], 4, "not in registry"),
+        (["uninstall", "nobody/nothing"], 4, "not installed"),
+        (["registry", "add", "hub", "ftp://x"], 1, "unsupported registry URL"),
+        (["pack", "does-not-exist"], 1, "no manifest here"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_documented_exit_code(workdir, capsys, args, code, fragment):
+    got, out, err = run(capsys, *args)
+    assert got == code
+    assert err.startswith("nnpm: error: ") and err.count("\n") == 1 and fragment in err and "hint:" in err
+
+
+def test_republishing_different_content_exits_non_zero_with_a_hint(tmp_path, capsys):
+    run(capsys, "publish", str(make_package(tmp_path, "digits/mlp", "1.0.0", seed=0)))
+    code, _, err = run(capsys, "publish", str(make_package(tmp_path / "b", "digits/mlp", "1.0.0", seed=1)))
+    assert code == 1 and "already published with different content" in err and "bump the version" in err
+
+
+def test_an_unresolvable_install_exits_5(tmp_path, workdir, capsys):
+    run(capsys, "publish", str(make_package(tmp_path, "digits/mlp", "1.0.0")))
+    run(capsys, "init")
+    code, _, err = run(capsys, "install", "digits/mlp>=2")
+    assert code == 5 and "cannot resolve digits/mlp" in err and "published: 1.0.0" in err
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["list"], ["search", "x"], ["registry", "list"], ["show", "--help"]]
+)
+def test_commands_that_run_no_network_never_import_torch(args):
+    code = (
+        "import sys; from nnpm.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
