@@ -56,7 +56,7 @@ from nnpm.errors import (
 from nnpm.fsutil import hash_file
 from nnpm.package.card import render_card
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
-from nnpm.package.naming import PackageName
+from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
 
 if TYPE_CHECKING:
@@ -114,6 +114,27 @@ def package_name_for(repo: str) -> PackageName:
             hint="nnpm packages live in repos named like fmnist__sneaker-module",
         )
     return PackageName.parse(f"{namespace}/{name}", where=f"Hub repo {repo}")
+
+
+def parse_hub_requirement(text: str) -> tuple[str, Requirement]:
+    """`hf://my-org/fmnist__sneaker-module@1.0.0` -> ("my-org", fmnist/sneaker-module==1.0.0).
+
+    Also accepts a PEP 440 specifier after the repo (`hf://my-org/fmnist__sneaker-module>=1`)
+    or nothing (any version). The CLI uses it for `nnpm install hf://...`.
+    """
+    match = re.match(r"^(hf://[^@<>=!~\s]+)\s*(.*)$", text.strip())
+    if not match:
+        raise InvalidNameError(
+            f"invalid Hub requirement {text!r}", hint="write hf://<namespace>/<repo>[@<version>]"
+        )
+    namespace, repo = parse_hub_url(match.group(1))
+    if repo is None:
+        raise InvalidNameError(
+            f"{text!r} names a namespace, not a package", hint="write hf://<namespace>/<repo>[@<version>]"
+        )
+    rest = match.group(2)
+    requirement = Requirement.parse(f"{package_name_for(repo)}{rest}", where=text)
+    return namespace, requirement
 
 
 def tag_for(version: Version | str) -> str:

@@ -115,3 +115,30 @@ def test_a_tampered_hub_file_fails_the_install_and_installs_nothing(tmp_path, wo
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
         api.install(["fmnist/sneaker-module"], registry="hub")
     assert api.list_installed() == []
+
+
+def test_the_cli_workflow(tmp_path, workdir, hub, monkeypatch, capsys):
+    from nnpm.cli import main
+
+    monkeypatch.setenv("NNPM_OFFLINE", "")  # `--offline` sets it in os.environ; restored after the test
+    monkeypatch.setenv("HF_TOKEN", ALICE)
+    package = make_package(tmp_path)
+    main(["registry", "add", "hub", "hf://my-org", "--endpoint", hub.endpoint])
+    main(["publish", str(package), "--registry", "hub"])
+    main(["search", "sneaker", "--registry", "hub"])
+    assert "fmnist/sneaker-module" in capsys.readouterr().out
+    main(["init"])
+    main(["install", "fmnist/sneaker-module", "--registry", "hub"])
+    assert read_lock(workdir / "nnpm.lock").get(NAME).revision == hub.repos[REPO].tags["v1.0.0"]
+    served = len(hub.requests)
+    main(["--offline", "install"])
+    assert len(hub.requests) == served
+
+    monkeypatch.setenv("NNPM_OFFLINE", "")
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_valid_token_123")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["publish", str(make_package(tmp_path, version="2.0.0")), "--registry", "hub"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err.count("\n") == 1 and "hf auth login" in err
+    assert "hf_not_a_valid_token_123" not in err

@@ -21,7 +21,14 @@ from nnpm.errors import (
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import PackageName
 from nnpm.registry.base import VersionInfo
-from nnpm.registry.hub import HubRegistry, package_name_for, repo_id_for, tag_for, version_from_tag
+from nnpm.registry.hub import (
+    HubRegistry,
+    package_name_for,
+    parse_hub_requirement,
+    repo_id_for,
+    tag_for,
+    version_from_tag,
+)
 from nnpm.testing.hub_server import front_matter
 from tests.registry import hub_fixtures
 from tests.registry.hub_fixtures import ALICE, BOB, make_package
@@ -54,6 +61,17 @@ def test_repo_ids_and_tags_map_both_ways():
         package_name_for("my-org/bert-base")
     with pytest.raises(InvalidNameError, match="too long"):
         repo_id_for("my-org", PackageName.parse(f"{'a' * 50}/{'b' * 50}"))
+
+
+def test_hub_requirements_name_a_namespace_and_a_package():
+    namespace, req = parse_hub_requirement(f"hf://{REPO}@1.0.0")
+    assert namespace == "my-org" and str(req) == "fmnist/sneaker-module==1.0.0"
+    assert str(parse_hub_requirement(f"hf://{REPO}>=1,<2")[1]) == "fmnist/sneaker-module<2,>=1"
+    assert str(parse_hub_requirement(f"hf://{REPO}")[1]) == "fmnist/sneaker-module"
+    with pytest.raises(InvalidNameError):
+        parse_hub_requirement("hf://my-org")
+    with pytest.raises(ManifestError, match="not an nnpm package"):
+        parse_hub_requirement("hf://my-org/bert-base@1.0")
 
 
 # --- publish and read back ------------------------------------------------------------------------
