@@ -102,3 +102,50 @@ def test_commands_that_run_no_network_never_import_torch(args):
     )
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _corrupt(kind: str, directory) -> None:
+    import struct
+
+    weights = directory / "weights.safetensors"
+    manifest = directory / "nnpm.toml"
+    if kind == "malformed-toml":
+        manifest.write_text("[package\n")
+    elif kind == "schema":
+        manifest.write_text(manifest.read_text().replace('classes = ["a", "b", "c"]', 'classes = "a"'))
+    elif kind == "bad-version":
+        manifest.write_text(manifest.read_text().replace('version = "1.0.0"', 'version = "1.0.0.final!"'))
+    elif kind == "missing-weights":
+        weights.unlink()
+    elif kind == "changed-weights":
+        weights.write_bytes(weights.read_bytes()[:-1] + b"\x7f")
+    elif kind == "truncated":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif kind == "absurd-header":
+        weights.write_bytes(struct.pack("<Q", 2**62) + weights.read_bytes()[8:])
+    elif kind == "wrong-shapes":
+        manifest.write_text(manifest.read_text().replace("hidden = [8]", "hidden = [7]"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "fragment"),
+    [
+        ("malformed-toml", "malformed TOML"),
+        ("schema", "source.classes: expected an array"),
+        ("bad-version", "invalid version"),
+        ("missing-weights", "weights.safetensors' listed in the manifest is missing"),
+        ("changed-weights", "sha256 mismatch"),
+        ("truncated", "weights.safetensors"),
+        ("absurd-header", "weights.safetensors"),
+        ("wrong-shapes", "weights.safetensors"),
+    ],
+)
+def test_a_broken_package_is_refused_by_publish_in_one_line_and_the_registry_is_untouched(
+    tmp_path, nnpm_home, capsys, kind, fragment
+):
+    package = make_package(tmp_path, "digits/mlp", "1.0.0")
+    _corrupt(kind, package)
+    code, _, err = run(capsys, "publish", str(package))
+    assert code != 0 and err.startswith("nnpm: error: ") and err.count("\n") == 1
+    assert fragment in err and "hint:" in err
+    assert not (nnpm_home / "registry" / "index.json").exists()
