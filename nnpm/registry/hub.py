@@ -550,44 +550,50 @@ class HubRegistry(Registry):
             writing=True,
         )
         revision = commit.oid
-        try:
-            self._call(
-                lambda: self._api.create_tag(repo_id, tag=tag, revision=revision, tag_message=message),
-                where=f"{where}@{tag}",
-                what=f"tag {manifest.id}",
-                writing=True,
-            )
-        except RegistryError as exc:
-            if "409" not in exc.what:
+
+        def create_tag() -> bool:
+            from huggingface_hub.errors import HfHubHTTPError
+
+            try:
+                self._api.create_tag(repo_id, tag=tag, revision=revision, tag_message=message)
+            except HfHubHTTPError as exc:
+                if exc.response is not None and exc.response.status_code == 409:
+                    return False  # someone tagged this version between our check and now
                 raise
-            raced = self._existing(name, manifest.version)  # someone tagged it between our check and now
+            return True
+
+        if not self._call(create_tag, where=f"{where}@{tag}", what=f"tag {manifest.id}", writing=True):
+            raced = self._existing(name, manifest.version)
             if raced is None:
-                raise
+                raise RegistryError(f"could not create tag {tag}", where=where)
             return self._republish(manifest, digest, raced)
         if progress:
             progress(sum(e.size for e in manifest.files.values()) + len(data))
         return PublishResult(manifest, digest, self.name, created=True, revision=revision)
 
     def _existing(self, name: PackageName, version: Version) -> VersionInfo | None:
+        """What the version's tag holds now; None when the repo or the tag does not exist."""
+        where = self.repo_url(name)
         try:
-            return next((i for i in self.versions(name) if i.version == version), None)
+            refs = self._call(
+                lambda: self._api.list_repo_refs(self.repo_id(name)), where=where, what="list versions"
+            )
+        except PackageNotFoundError:
+            return None
+        tag = tag_for(version)
+        sha = next((t.target_commit for t in refs.tags if t.name == tag), None)
+        if sha is None:
+            return None
+        try:
+            return self._version_info(
+                name, version, self._manifest_bytes(name, sha, tag), sha, f"{where}@{tag}"
+            )
         except ManifestError:
-            return None if not self._has_version_tag(name, version) else self._raise_broken(name, version)
-
-    def _has_version_tag(self, name: PackageName, version: Version) -> bool:
-        refs = self._call(
-            lambda: self._api.list_repo_refs(self.repo_id(name)),
-            where=self.repo_url(name),
-            what="list versions",
-        )
-        return any(t.name == tag_for(version) for t in refs.tags)
-
-    def _raise_broken(self, name: PackageName, version: Version) -> VersionInfo:
-        raise ImmutableVersionError(
-            f"tag {tag_for(version)} already exists but does not hold a valid nnpm package",
-            where=self.repo_url(name),
-            hint="delete the tag on the Hub or publish a new version",
-        )
+            raise ImmutableVersionError(
+                f"tag {tag} already exists but does not hold a valid nnpm package",
+                where=where,
+                hint="delete the tag on the Hub, or publish a new version",
+            ) from None
 
     def _republish(self, manifest: Manifest, digest: str, existing: VersionInfo) -> PublishResult:
         if existing.sha256 == digest:

@@ -233,7 +233,7 @@ def test_a_tampered_file_is_refused_and_never_written(tmp_path, hub, registry):
         fresh.fetch_manifest(info)
 
 
-def test_a_repo_that_is_not_an_nnpm_package(hub, registry):
+def test_a_repo_that_is_not_an_nnpm_package(tmp_path, hub, registry):
     sha = hub.commit_files(REPO, {"pytorch_model.bin": b"\0" * 10})
     hub.move_tag(REPO, "v1.0.0", sha)
     with pytest.raises(ManifestError) as err:
@@ -241,6 +241,9 @@ def test_a_repo_that_is_not_an_nnpm_package(hub, registry):
     assert err.value.one_line().startswith(
         f"registry hub: hf://{REPO} is not an nnpm package: no nnpm.toml at v1.0.0"
     )
+    with pytest.raises(ImmutableVersionError, match="does not hold a valid nnpm package"):
+        registry.publish(make_package(tmp_path))
+    assert hub.repos[REPO].tags == {"v1.0.0": sha}
     hub.commit_files(REPO, {MANIFEST_NAME: b"[package]\nname = 'fmnist/other'\n"})
     hub.move_tag(REPO, "v1.0.0", "main")
     with pytest.raises(ManifestError):
