@@ -153,6 +153,28 @@ def version_from_tag(tag: str) -> Version | None:
     return version if tag == tag_for(version) else None
 
 
+def set_request_timeout(seconds: float | None) -> None:
+    """Give every Hub API request a timeout (the client's default is none for API calls).
+
+    This configures huggingface_hub's shared HTTP client for the whole process (its
+    `set_client_factory`), so an application such as the nnpm CLI calls it once at
+    start-up; `None` restores the client's default. A request that times out is
+    retried like a 5xx, then reported as a RegistryError.
+    """
+    from huggingface_hub.utils import _http
+
+    if seconds is None:
+        _http.set_client_factory(_http.default_client_factory)
+        return
+
+    def factory():
+        client = _http.default_client_factory()
+        client.timeout = seconds
+        return client
+
+    _http.set_client_factory(factory)
+
+
 def _transient(exc: BaseException) -> bool:
     """5xx, 429, timeouts and dropped connections: worth retrying."""
     try:  # huggingface_hub >= 2 ships its HTTP client as httpx2

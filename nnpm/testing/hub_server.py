@@ -40,6 +40,8 @@ Test hooks, all thread-safe:
 
 - ``fail_next(pattern, status=503, times=1)``: the next `times` requests whose path
   matches the regex answer `status` (e.g. to test retries with backoff).
+- ``delay_next(pattern, seconds, times=1)``: the next matching requests wait before
+  answering (to test client timeouts).
 - ``move_tag(repo_id, tag, revision)``: point a tag elsewhere, as a force-push would.
 - ``tamper(repo_id, path, data, revision="main")``: replace a stored file's bytes in
   place, keeping the commit sha (storage corruption, or a malicious mirror).
@@ -55,6 +57,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,6 +176,7 @@ class HubServer:
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str]] = []
         self._failures: list[list[Any]] = []  # [compiled pattern, status, remaining]
+        self._delays: list[list[Any]] = []  # [compiled pattern, seconds, remaining]
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
@@ -214,6 +218,11 @@ class HubServer:
         """The next `times` requests whose path matches regex `pattern` answer `status`."""
         with self._lock:
             self._failures.append([re.compile(pattern), status, times])
+
+    def delay_next(self, pattern: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` requests whose path matches regex `pattern` wait `seconds` before answering."""
+        with self._lock:
+            self._delays.append([re.compile(pattern), seconds, times])
 
     def move_tag(self, repo_id: str, tag: str, revision: str) -> str:
         """Point `tag` at `revision` (a branch, tag or sha), creating it if needed; returns the sha."""
@@ -268,6 +277,15 @@ class HubServer:
         repo.commits[sha] = Commit(sha=sha, parent=parent_sha, message=message, files=files, date=_now())
         repo.branches[branch] = sha
         return sha
+
+    def _take_delay(self, path: str) -> float:
+        with self._lock:
+            for delay in self._delays:
+                pattern, seconds, remaining = delay
+                if remaining > 0 and pattern.search(path):
+                    delay[2] -= 1
+                    return seconds
+        return 0.0
 
     def _take_failure(self, path: str) -> int | None:
         with self._lock:
@@ -425,6 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
         with hub._lock:
             hub.requests.append((method, path))
         self._raw_body = self._read_body()
+        delay = hub._take_delay(path)
+        if delay:
+            time.sleep(delay)
         try:
             status = hub._take_failure(path)
             if status is not None:
@@ -438,6 +459,12 @@ class _Handler(BaseHTTPRequestHandler):
             if err.code:
                 headers["X-Error-Code"] = err.code
             self._send_json(err.status, {"error": err.message, **err.extra}, headers)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            self.close_connection = True
 
     def _route(self, method: str, raw_path: str):
         # Match on the raw (quoted) path so that a quoted revision ("refs%2Fpr%2F1") stays one segment.

@@ -329,3 +329,24 @@ def test_offline_touches_nothing(tmp_path, hub, registry, monkeypatch):
                 call()
         monkeypatch.delenv(var)
     assert len(hub.requests) == served
+
+
+@pytest.fixture
+def short_timeout():
+    from nnpm.registry.hub import set_request_timeout
+
+    set_request_timeout(0.5)
+    yield
+    set_request_timeout(None)
+
+
+def test_timeouts_are_retried_then_reported(tmp_path, hub, registry, short_timeout):
+    registry.publish(make_package(tmp_path))
+    hub.delay_next(r"/refs$", 2.0, times=1)
+    assert [str(i.version) for i in registry.versions(NAME)] == ["1.0.0"]
+
+    impatient = HubRegistry("hub", "hf://my-org", endpoint=hub.endpoint, token=ALICE, retries=1, backoff=0.01)
+    hub.delay_next(r"/refs$", 2.0, times=2)
+    with pytest.raises(RegistryError) as err:
+        impatient.versions(NAME)
+    assert "the Hub did not answer (ReadTimeout) after 2 attempts" in err.value.one_line()
