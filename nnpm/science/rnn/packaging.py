@@ -1,0 +1,174 @@
+"""RNN networks as nnpm packages: the embedding (with vocab.json), the model, and its modules.
+
+A model and every module taken from it depend on the embedding package by exact version and
+manifest sha256; a module also depends on its source model the same way. Modules are
+interchangeable exactly when their embeddings are the same package: `check_embeddings` refuses
+anything else and names the clashing embeddings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from nnpm.errors import CompositionError, DataError
+from nnpm.package.manifest import (
+    MANIFEST_NAME,
+    Accuracy,
+    Architecture,
+    Dependency,
+    InputSpec,
+    Manifest,
+    Metrics,
+    Source,
+)
+from nnpm.package.naming import PackageName
+
+DEFAULT_VERSION = "1.0.0"
+METHOD = "rnn-decompose"
+_SLUGS = {".": "punct", ",": "comma", "?": "question", "!": "exclamation"}
+
+
+def slug(label: str) -> str:
+    """A class or language as a package-name part: 'ADJ' -> 'adj', '.' -> 'punct', 'pt_BR' -> 'pt-br'."""
+    if label in _SLUGS:
+        return _SLUGS[label]
+    text = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    return text or "class-" + "-".join(str(ord(ch)) for ch in label)
+
+
+def pin(manifest: Manifest) -> Dependency:
+    """An exact dependency on `manifest`: ==version and the sha256 of its manifest."""
+    return Dependency(manifest.name, SpecifierSet(f"=={manifest.version}"), sha256=manifest.digest())
+
+
+def embedding_manifest(name: str, *, vocab_size: int, dim: int, max_len: int, dataset: str,
+                       provenance: Mapping[str, Any], version: str = DEFAULT_VERSION) -> Manifest:  # fmt: skip
+    return Manifest(
+        name=PackageName.parse(name),
+        version=Version(version),
+        kind="embedding",
+        description=f"token embedding ({vocab_size} tokens x {dim}) with its vocabulary (vocab.json), fitted on {dataset} train",
+        source=Source(dataset=dataset, method="train"),
+        architecture=Architecture(
+            family="embedding",
+            input=InputSpec(shape=(max_len,), dtype="int64"),
+            params={"vocab_size": vocab_size, "dim": dim},
+        ),
+        provenance=dict(provenance),
+    )
+
+
+def write_embedding(directory: Path, manifest: Manifest, embedding) -> Manifest:
+    """vocab.json (a JSON list of tokens, never code) and the weight matrix, packed."""
+    from nnpm.datasets.vocab import VOCAB_FILE, Vocab
+    from nnpm.package.writer import write_package
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    Vocab(tuple(embedding.tokens)).save(directory / VOCAB_FILE)
+    return write_package(directory, manifest, {"weight": embedding.weight.detach()})
+
+
+def units_metrics(sizes: Sequence[int], total_sizes: Sequence[int], accuracy: Accuracy | None,
+                  source_accuracy: Accuracy | None, extra: Mapping[str, Any]) -> Metrics:  # fmt: skip
+    retained, total = int(sum(sizes)), int(sum(total_sizes))
+    return Metrics(
+        unit="units",
+        retained=retained,
+        total=total,
+        retention_rate=round(retained / total, 6),
+        accuracy=accuracy,
+        source_accuracy=source_accuracy,
+        extra={"retained_per_layer": [int(s) for s in sizes], **extra},
+    )
+
+
+def write_network(directory: Path, manifest: Manifest, net) -> Manifest:
+    from nnpm.package.writer import write_package
+
+    return write_package(Path(directory), manifest, net.state_dict())
+
+
+# --- reading back (what `nnpm decompose DIR` needs before the lead's loader exists) ----------------------
+
+
+def embedding_dependency(manifest: Manifest) -> Dependency:
+    """The dependency on architecture.vocabulary (the embedding package)."""
+    vocab = manifest.architecture.vocabulary if manifest.architecture else None
+    for dep in manifest.dependencies:
+        if str(dep.name) == vocab:
+            return dep
+    raise CompositionError(f"{manifest.id} names no embedding dependency", where=str(manifest.name))
+
+
+def load_directory(directory: Path, search: Sequence[Path] = ()):
+    """Build the network of a package directory, loading its embedding from a sibling directory (or one in
+    `search`) whose manifest digest matches the pinned sha256. Returns (manifest, network, embedding manifest)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from nnpm.nn.families import BuildContext, build
+    from nnpm.package.pack import check_package
+
+    directory = Path(directory)
+    manifest = check_package(directory)
+    deps, emb_manifest = {}, None
+    if manifest.kind != "embedding":
+        dep = embedding_dependency(manifest)
+        emb_dir = _find_dependency(dep, [directory.parent, *search])
+        emb_manifest, emb_net, _ = load_directory(emb_dir)
+        deps[str(dep.name)] = emb_net
+    net = build(manifest.architecture, BuildContext(directory, manifest, deps))
+    state = {}
+    for rel in manifest.files:
+        if rel.endswith(".safetensors"):
+            state.update(load_file(str(directory / rel)))
+    net.load_state_dict(state)
+    if manifest.kind == "embedding":
+        net.embedding.weight.requires_grad_(False)
+    with torch.no_grad():
+        net.eval()
+    return manifest, net, emb_manifest
+
+
+def _find_dependency(dep: Dependency, roots: Sequence[Path]) -> Path:
+    for root in roots:
+        candidate = Path(root) / dep.name.name
+        if (candidate / MANIFEST_NAME).is_file():
+            found = Manifest.read(candidate / MANIFEST_NAME)
+            if found.name == dep.name and (dep.sha256 is None or found.digest() == dep.sha256):
+                return candidate
+    raise DataError(
+        f"embedding package {dep.name}{dep.specifier} (sha256 {dep.sha256}) not found beside the model",
+        hint="keep the embedding package directory next to the model's, or pass --embedding-dir",
+    )
+
+
+# --- compatibility ---------------------------------------------------------------------------------------
+
+
+def embedding_key(manifest: Manifest) -> str:
+    dep = embedding_dependency(manifest)
+    return f"{dep.name}{dep.specifier} (sha256 {str(dep.sha256)[:12]})"
+
+
+def check_embeddings(manifests: Sequence[Manifest]) -> str:
+    """Refuse to compose or swap modules built on different embeddings; returns the shared one.
+
+    The message names every distinct embedding and the packages that use it."""
+    users: dict[str, list[str]] = {}
+    for m in manifests:
+        users.setdefault(embedding_key(m), []).append(m.id)
+    if len(users) > 1:
+        clash = "; ".join(f"{key} used by {', '.join(ids)}" for key, ids in users.items())
+        raise CompositionError(
+            f"modules use different embeddings: {clash}",
+            hint="compose modules trained on the same embedding package (nnpm train rnn --embedding NAME==VERSION)",
+        )
+    return next(iter(users), "")

@@ -1,0 +1,182 @@
+"""End to end for classifiers and taggers: train -> embedding + model packages -> module packages.
+
+What the CLI (`nnpm train rnn`, `nnpm decompose`), the benchmarks and the tests call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnpm.datasets.text import TextData
+from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
+from nnpm.package.naming import PackageName
+from nnpm.science.rnn import decompose as dec
+from nnpm.science.rnn import packaging as pk
+from nnpm.science.rnn import train as tr
+from nnpm.science.rnn.progress import NULL, Reporter
+
+FAMILY = {"tag": "rnn-tagger", "classify": "rnn-classifier"}
+ROLE = {"tag": "tagger", "classify": "classifier"}
+
+
+def data_options(data: TextData, extra: dict[str, Any]) -> dict[str, Any]:
+    """What is needed to load the same splits again (stored in provenance)."""
+    return {"dataset": data.name, "max_len": data.max_len, **extra}
+
+
+def train_model(data: TextData, config: tr.TrainConfig, out: Path, namespace: str, *,
+                embedding: tuple[Manifest, Any] | None = None, data_provenance: dict | None = None,
+                version: str = pk.DEFAULT_VERSION, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    """Train a tagger or classifier; write `<out>/embedding` (unless an existing embedding package is
+    given, which is then used frozen) and `<out>/<cell>-<role>`. Returns manifests, paths and figures."""
+    out = Path(out)
+    prov = {
+        "data": data_options(data, data_provenance or {}),
+        "split": data.split_note,
+        "train": asdict(config),
+    }
+    if embedding is None:
+        emb_net = tr.new_embedding(data, config.embedding_dim, config.seed)
+    else:
+        emb_manifest, emb_net = embedding
+    net = tr.new_sequence_net(data, emb_net, config)
+    result = tr.train_sequence(net, data, config, freeze_embedding=embedding is not None, reporter=reporter)
+    prov["train_result"] = {"epoch_seconds": [round(s, 2) for s in result.epoch_seconds],
+                            "val_accuracy": [round(v, 4) for v in result.val_scores], "best_epoch": result.best_epoch}  # fmt: skip
+    if embedding is None:
+        emb_manifest = pk.embedding_manifest(
+            f"{namespace}/embedding", vocab_size=len(data.vocab), dim=config.embedding_dim, max_len=data.max_len,
+            dataset=data.name, provenance={"data": prov["data"], "split": data.split_note, "seed": config.seed},
+            version=version,
+        )  # fmt: skip
+        emb_manifest = pk.write_embedding(out / "embedding", emb_manifest, emb_net)
+    acc = tr.accuracy(net, data.test)
+    name = f"{namespace}/{config.cell}-{ROLE[data.task]}"
+    manifest = Manifest(
+        name=PackageName.parse(name),
+        version=pk.Version(version),
+        kind="model",
+        description=f"{config.layers}-layer {config.cell.upper()} {ROLE[data.task]} on {data.name}",
+        source=Source(dataset=data.name, method="train", all_classes=data.classes),
+        architecture=model_architecture(data, net, str(emb_manifest.name)),
+        metrics=pk.units_metrics(
+            net.rnn.sizes, net.rnn.sizes, _acc(acc, data), None, {"classes": len(data.classes)}
+        ),
+        dependencies=(pk.pin(emb_manifest),),
+        provenance=prov,
+    )
+    manifest = pk.write_network(out / name.split("/")[1], manifest, net)
+    return {"embedding": emb_manifest, "model": manifest, "net": net, "accuracy": acc, "train": result,
+            "model_dir": out / name.split("/")[1]}  # fmt: skip
+
+
+def model_architecture(
+    data: TextData, net, vocabulary: str, *, output: str = "logits", retained=None
+) -> Architecture:
+    return Architecture(
+        family=FAMILY[data.task],
+        input=InputSpec(shape=(data.max_len,), dtype="int64"),
+        params={
+            "cell": net.rnn.cell,
+            "embedding_dim": int(net.embedding.weight.shape[1]),
+            "hidden_sizes": list(net.rnn.sizes),
+            "num_outputs": int(net.head.out_features),
+            "output": output,
+        },
+        retained=retained or {},
+        vocabulary=vocabulary,
+    )
+
+
+def _acc(value: float, data: TextData, metric: str | None = None) -> Accuracy:
+    metric = metric or ("token-accuracy (non-padding)" if data.task == "tag" else "accuracy")
+    return Accuracy(round(float(value), 6), metric, data.name, "test")
+
+
+def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData, out: Path,
+                    config: dec.DecomposeConfig | None = None, *, classes: list[str] | None = None,
+                    reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    """Decompose a model package's network into module packages `<namespace>/<class>-module` under `out`."""
+    config = config or dec.DecomposeConfig()
+    wanted = None if classes is None else [data.classes.index(c) for c in classes]
+    result = dec.decompose(net, data, config, classes=wanted, reporter=reporter)
+    nets = [m.net for m in result.modules]
+    pred = dec.compose_predict(nets, data.test.x)
+    index = torch.tensor([m.index for m in result.modules])
+    y = data.test.y
+    composed = tr.accuracy_of(index[pred], y) if wanted is None else None
+    source_acc = model.metrics.accuracy
+    written = []
+    for m in result.modules:
+        scores = tr.predict(m.net, data.test.x).squeeze(-1)
+        binary = _binary_accuracy(scores, y, m.index)
+        extra = {
+            "decomposition_seconds": round(result.seconds, 3),
+            "decomposition_mode": config.mode,
+            "composed_accuracy": None if composed is None else round(composed, 6),
+            "binary_accuracy_metric": "one-vs-rest accuracy of p(positive) > 0.5 on non-padding test positions",
+        }
+        extra = {k: v for k, v in extra.items() if v is not None}
+        manifest = Manifest(
+            name=PackageName.parse(f"{model.name.namespace}/{pk.slug(m.cls)}-module"),
+            version=model.version,
+            kind="module",
+            description=f"{m.cls!r} module of {model.id}: calibrated log p({m.cls})",
+            source=Source(
+                model=str(model.name),
+                version=str(model.version),
+                sha256=model.digest(),
+                dataset=data.name,
+                method=pk.METHOD,
+                classes=(m.cls,),
+                all_classes=data.classes,
+            ),  # fmt: skip
+            architecture=model_architecture(
+                data,
+                m.net,
+                str(emb_manifest.name),
+                output="log-positive",
+                retained={f"rnn.{i}": [int(v) for v in k] for i, k in enumerate(m.keep)},
+            ),  # fmt: skip
+            metrics=pk.units_metrics(
+                m.net.rnn.sizes, net.rnn.sizes, _acc(binary, data, "binary-accuracy"), source_acc, extra
+            ),
+            dependencies=(pk.pin(emb_manifest), pk.pin(model)),
+            provenance={
+                "decompose": {**asdict(config), "samples": m.samples},
+                "data": model.provenance.get("data", {}),
+                "split": data.split_note,
+                "decomposition_seconds": round(result.seconds, 3),
+            },  # fmt: skip
+        )
+        written.append(pk.write_network(Path(out) / f"{pk.slug(m.cls)}-module", manifest, m.net))
+    return {"modules": written, "composed_accuracy": composed, "seconds": result.seconds, "result": result}
+
+
+def _binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
+    from nnpm.datasets.text import IGNORE
+
+    valid = y != IGNORE
+    return float(((scores[valid] > torch.log(torch.tensor(0.5))) == (y[valid] == cls)).float().mean())
+
+
+def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> TextData:
+    """The model's dataset, split as at training time, encoded with its embedding package's vocabulary."""
+    from nnpm.datasets.text import load_text
+    from nnpm.datasets.vocab import Vocab
+
+    opts = dict(model.provenance.get("data", {}))
+    name = opts.pop("dataset")
+    stored_dir = opts.pop("data_dir", None)
+    return load_text(name, data_dir or stored_dir, vocab=Vocab(tuple(emb_net.tokens)), **opts)
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0

@@ -1,0 +1,148 @@
+"""Training monolithic RNN models (tagger, classifier, translator) on an embedding.
+
+The model with the best validation score is kept (never the test split). Batches are drawn from a
+seeded permutation, grouped by length and trimmed to their longest sequence, which saves most of
+the padding work on CPU without changing the loss.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from nnpm.datasets.text import IGNORE, TextData, TextSplit
+from nnpm.science.rnn.models import Embedding, SequenceNet
+from nnpm.science.rnn.progress import NULL, Reporter
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    cell: str = "lstm"
+    layers: int = 1
+    hidden: int = 100
+    embedding_dim: int = 100
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 2e-3
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    epoch_seconds: list[float] = field(default_factory=list)
+    val_scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+
+
+def batches(split: TextSplit, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    """Index batches: a seeded shuffle (or file order when generator is None), sorted by length within
+    windows of 50 batches, then the batches themselves shuffled."""
+    n = len(split)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    lengths = split.lengths[order]
+    window = batch_size * 50
+    chunks = []
+    for start in range(0, n, window):
+        part = order[start : start + window]
+        part = part[torch.argsort(lengths[start : start + window], stable=True)]
+        chunks.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    if generator is not None:
+        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+    return chunks
+
+
+def trim(x: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Cut the padding columns every row of the batch shares."""
+    width = int((x != 0).sum(1).max().clamp_min(1))
+    return (x[:, :width], *(o[:, :width] if o.dim() == 2 and o.shape[1] == x.shape[1] else o for o in others))
+
+
+def new_embedding(data: TextData, dim: int, seed: int) -> Embedding:
+    torch.manual_seed(seed)
+    return Embedding(len(data.vocab), dim, data.vocab.tokens)
+
+
+def new_sequence_net(data: TextData, embedding: Embedding, config: TrainConfig) -> SequenceNet:
+    torch.manual_seed(config.seed + 1)
+    return SequenceNet(
+        embedding,
+        config.cell,
+        [config.hidden] * config.layers,
+        len(data.classes),
+        data.task == "tag",
+        "logits",
+    )
+
+
+def train_sequence(
+    net: SequenceNet,
+    data: TextData,
+    config: TrainConfig,
+    *,
+    freeze_embedding: bool = False,
+    reporter: Reporter = NULL,
+) -> TrainResult:
+    """Cross-entropy training (padding ignored); keeps the weights of the best validation epoch."""
+    params = list(net.parameters()) + ([] if freeze_embedding else list(net.embedding.parameters()))
+    net.embedding.embedding.weight.requires_grad_(not freeze_embedding)
+    opt = torch.optim.Adam(params, lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    result, best, best_state = TrainResult(), -1.0, None
+    for epoch in range(config.epochs):
+        t0 = time.perf_counter()
+        net.train()
+        order = batches(data.train, config.batch_size, gen)
+        reporter.start(len(order), f"epoch {epoch + 1}/{config.epochs}")
+        for idx in order:
+            x, y = trim(data.train.x[idx], data.train.y[idx])
+            out = net(x)
+            loss = nn.functional.cross_entropy(
+                out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=IGNORE
+            )
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            reporter.advance(1, loss=loss.item())
+        reporter.done()
+        result.epoch_seconds.append(time.perf_counter() - t0)
+        score = accuracy(net, data.val)
+        result.val_scores.append(score)
+        if score > best:
+            best, result.best_epoch = score, epoch
+            best_state = {k: v.clone() for k, v in net.state_dict().items()}
+            best_emb = net.embedding.weight.detach().clone()
+    net.load_state_dict(best_state)
+    with torch.no_grad():
+        net.embedding.embedding.weight.copy_(best_emb)
+    net.embedding.embedding.weight.requires_grad_(False)
+    net.eval()
+    return result
+
+
+@torch.no_grad()
+def predict(net: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Network outputs for all rows of x, in batches (padding columns trimmed, then restored)."""
+    net.eval()
+    outs = []
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        (xt,) = trim(xb)
+        out = net(xt)
+        if out.dim() == 3 and out.shape[1] < x.shape[1]:
+            out = nn.functional.pad(out, (0, 0, 0, x.shape[1] - out.shape[1]))
+        outs.append(out)
+    return torch.cat(outs)
+
+
+def accuracy_of(pred: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of correct labels over non-padding positions (labels IGNORE are not counted)."""
+    valid = y != IGNORE
+    return float((pred[valid] == y[valid]).float().mean())
+
+
+def accuracy(net: nn.Module, split: TextSplit) -> float:
+    return accuracy_of(predict(net, split.x).argmax(-1), split.y)
