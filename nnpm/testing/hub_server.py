@@ -188,7 +188,12 @@ class HubServer:
         handler = type("_BoundHandler", (_Handler,), {"hub": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="nnpm-hub-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="nnpm-hub-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,99 @@
+"""nnpm.testing.HubServer answers the real huggingface_hub client like the Hub does."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.registry import hub_fixtures
+from tests.registry.hub_fixtures import ALICE, BOB
+
+hub_env, hub = hub_fixtures.hub_env, hub_fixtures.hub
+
+CARD = b'---\nlibrary_name: nnpm\nlicense: "mit"\ntags:\n- "nnpm"\n- "mlp"\n---\n\n# hello\n'
+
+
+@pytest.fixture
+def api(hub):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=ALICE)
+
+
+def _commit(api, repo_id, files, **kwargs):
+    from huggingface_hub import CommitOperationAdd
+
+    ops = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=d) for p, d in files.items()]
+    return api.create_commit(repo_id, operations=ops, commit_message="add", **kwargs)
+
+
+def test_whoami_repo_info_tree_and_refs(hub, api):
+    assert api.whoami()["name"] == "alice"
+    api.create_repo("alice/demo")
+    commit = _commit(api, "alice/demo", {"README.md": CARD, "sub/a.bin": b"abc"})
+    api.create_tag("alice/demo", tag="v1", revision=commit.oid)
+
+    info = api.model_info("alice/demo", revision="v1")
+    assert info.sha == commit.oid and info.library_name == "nnpm" and "nnpm" in info.tags
+    assert sorted(s.rfilename for s in info.siblings) == [".gitattributes", "README.md", "sub/a.bin"]
+    assert sorted(api.list_repo_files("alice/demo")) == [".gitattributes", "README.md", "sub/a.bin"]
+    refs = api.list_repo_refs("alice/demo")
+    assert [(t.name, t.target_commit) for t in refs.tags] == [("v1", commit.oid)]
+    assert [m.id for m in api.list_models(author="alice", filter="nnpm")] == ["alice/demo"]
+    assert [m.id for m in api.list_models(search="dem")] == ["alice/demo"]
+    assert list(api.list_models(author="bob")) == []
+
+    api.delete_tag("alice/demo", tag="v1")
+    assert api.list_repo_refs("alice/demo").tags == []
+
+
+def test_commits_chain_and_a_stale_parent_is_refused(hub, api):
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api.create_repo("alice/demo")
+    first = _commit(api, "alice/demo", {"a.txt": b"1"})
+    second = _commit(api, "alice/demo", {"a.txt": b"2"}, parent_commit=first.oid)
+    assert hub.repos["alice/demo"].commits[second.oid].parent == first.oid
+    with pytest.raises(HfHubHTTPError) as err:
+        _commit(api, "alice/demo", {"a.txt": b"3"}, parent_commit=first.oid)
+    assert err.value.response.status_code == 412
+
+
+def test_errors_carry_the_hub_error_codes(tmp_path, hub, api):
+    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    with pytest.raises(RepositoryNotFoundError):
+        api.list_repo_refs("alice/nothing")
+    api.create_repo("alice/demo")
+    with pytest.raises(RevisionNotFoundError):
+        api.model_info("alice/demo", revision="v9")
+    with pytest.raises(RemoteEntryNotFoundError):
+        hf_hub_download(
+            "alice/demo",
+            "missing.txt",
+            endpoint=hub.endpoint,
+            token=ALICE,
+            local_dir=tmp_path,
+        )
+    with pytest.raises(ValueError, match="Invalid metadata"):
+        _commit(api, "alice/demo", {"README.md": b"---\ntags:\n- x\n"})  # front matter never closed
+    with pytest.raises(HfHubHTTPError) as err:
+        HfApi(endpoint=hub.endpoint, token=BOB).create_repo("alice/other")
+    assert err.value.response.status_code == 403
+
+
+def test_private_repos_are_hidden_from_others(hub, api):
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    api.create_repo("alice/secret", private=True)
+    assert api.list_repo_refs("alice/secret").branches
+    for token in (BOB, False):
+        with pytest.raises(RepositoryNotFoundError):
+            HfApi(endpoint=hub.endpoint, token=token).list_repo_refs("alice/secret")
+    assert [m.id for m in HfApi(endpoint=hub.endpoint, token=BOB).list_models(author="alice")] == []
