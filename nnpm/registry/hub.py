@@ -397,18 +397,23 @@ class HubRegistry(Registry):
         """Every `v<version>` tag of the package's repo with the manifest behind it; [] for no repo."""
         repo_id = self.repo_id(name)
         where = f"{SCHEME}{repo_id}"
+        infos = []
+        for version, tag, sha in self._version_tags(name):
+            data = self._manifest_bytes(name, sha, tag)
+            infos.append(self._version_info(name, version, data, sha, f"{where}@{tag}"))
+        return infos
+
+    def _version_tags(self, name: PackageName) -> list[tuple[Version, str, str]]:
+        """(version, tag, commit sha) for each version tag, oldest first; [] for no repo."""
+        repo_id = self.repo_id(name)
         try:
-            refs = self._call(lambda: self._api.list_repo_refs(repo_id), where=where, what="list versions")
+            refs = self._call(
+                lambda: self._api.list_repo_refs(repo_id), where=f"{SCHEME}{repo_id}", what="list versions"
+            )
         except PackageNotFoundError:
             return []
-        infos = []
-        for ref in refs.tags:
-            version = version_from_tag(ref.name)
-            if version is None:
-                continue
-            data = self._manifest_bytes(name, ref.target_commit, ref.name)
-            infos.append(self._version_info(name, version, data, ref.target_commit, f"{where}@{ref.name}"))
-        return sorted(infos, key=lambda i: i.version)
+        tags = [(version_from_tag(t.name), t.name, t.target_commit) for t in refs.tags]
+        return sorted((t for t in tags if t[0] is not None), key=lambda t: t[0])
 
     def _version_info(
         self, name: PackageName, version: Version, data: bytes, revision: str, where: str
@@ -449,13 +454,16 @@ class HubRegistry(Registry):
                 name = package_name_for(model.id)
             except NnpmError:
                 continue  # tagged nnpm but not named like a package: not ours to list
+            tags = self._version_tags(name)
+            if not tags:
+                continue
+            version, tag, sha = tags[-1]  # only the newest manifest is read
             try:
-                infos = [i for i in self.versions(name) if not i.yanked]
+                latest = self._version_info(
+                    name, version, self._manifest_bytes(name, sha, tag), sha, f"{self.repo_url(name)}@{tag}"
+                )
             except ManifestError:
                 continue  # a broken repo should not hide the others
-            if not infos:
-                continue
-            latest = infos[-1]
             haystack = " ".join([str(name), latest.description, *latest.classes, latest.kind]).lower()
             if all(word in haystack for word in words):
                 found.append(latest)
