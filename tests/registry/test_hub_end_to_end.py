@@ -142,3 +142,21 @@ def test_the_cli_workflow(tmp_path, workdir, hub, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 1 and err.count("\n") == 1 and "hf auth login" in err
     assert "hf_not_a_valid_token_123" not in err
+
+
+def test_a_hub_module_on_a_hub_embedding_pinned_by_digest(tmp_path, workdir, hub_registry):
+    from tests.factories import make_package as make_any_package
+
+    embedding = api.publish(make_any_package(tmp_path, "text/embedding"), registry="hub")
+    tagger = make_any_package(
+        tmp_path, "text/tagger", deps={"text/embedding": ">=1"}, pins={"text/embedding": embedding.sha256}
+    )
+    api.publish(tagger, registry="hub")
+    init_project(workdir)
+    result = api.install(["text/tagger"], registry="hub")
+    assert {str(p.name) for p in result.packages} == {"text/embedding", "text/tagger"}
+    lock = read_lock(workdir / "nnpm.lock")
+    assert (
+        lock.get(PackageName.parse("text/embedding")).revision
+        == hub_registry.repos["my-org/text__embedding"].tags["v1.0.0"]
+    )
