@@ -1,0 +1,61 @@
+"""`nnpm decompose`: cut a trained RNN model package into module packages (thin layer over the library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnpm.cli.output import emit_json, info, json_option
+
+
+@click.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Directory for the module packages."
+)
+@click.option("--mode", type=click.Choice(["refit", "paper"]), default="refit", show_default=True,
+              help="refit: our rolled mode (calibrated, refit output); paper: the reported rolled method.")  # fmt: skip
+@click.option(
+    "--cap",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Largest share of a layer's units removed (default 0.2).",
+)
+@click.option(
+    "--positives", type=click.IntRange(1), default=500, show_default=True, help="Positive samples per class."
+)
+@click.option(
+    "--pool",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Training sequences sampled for statistics.",
+)
+@click.option("--classes", default=None, help="Comma-separated classes or languages (default: all).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Override the dataset folder recorded at training.",
+)
+@click.option(
+    "--embedding-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the embedding package's directory is.",
+)
+@json_option
+def decompose(**opts) -> None:
+    """Decompose a trained RNN model package into one module package per class or target language."""
+    from nnpm.cli.train import TqdmReporter
+    from nnpm.science.rnn.cli_support import decompose_command
+
+    as_json = opts.pop("as_json")
+    summary = decompose_command(reporter=TqdmReporter(), **opts)
+    if as_json:
+        emit_json(summary)
+    else:
+        for line in summary["lines"]:
+            info(line)

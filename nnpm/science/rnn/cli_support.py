@@ -1,0 +1,151 @@
+"""What `nnpm train rnn` and `nnpm decompose` do, as plain functions returning a summary (no printing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nnpm.errors import DataError, InvalidInputError
+from nnpm.package.manifest import MANIFEST_NAME, Manifest
+from nnpm.science.rnn.progress import NULL, Reporter
+
+TASK_OF = {
+    "brown": "tag",
+    "chatterbot-lang": "classify",
+    "chatterbot-topic": "classify",
+    "num2words": "translate",
+}
+
+
+def find_embedding(spec: str, roots: list[Path]) -> Path:
+    """The directory of embedding package NAME==VERSION among `roots` (each root or its child named NAME)."""
+    name, sep, version = spec.partition("==")
+    if not sep or "/" not in name:
+        raise InvalidInputError(
+            f"--embedding {spec!r} is not NAME==VERSION", hint="e.g. --embedding brown/embedding==1.0.0"
+        )
+    for root in roots:
+        for candidate in (Path(root) / name.split("/")[1], Path(root)):
+            path = candidate / MANIFEST_NAME
+            if path.is_file():
+                m = Manifest.read(path)
+                if str(m.name) == name and str(m.version) == version:
+                    if m.kind != "embedding":
+                        raise InvalidInputError(
+                            f"{m.id} is a {m.kind}, not an embedding package", where=str(candidate)
+                        )
+                    return candidate
+    raise DataError(f"embedding package {spec} not found in {', '.join(str(r) for r in roots)}",
+                    hint="pass --embedding-dir with the embedding package's directory")  # fmt: skip
+
+
+def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,
+                  embedding_spec, embedding_dir, epochs, batch_size, lr, seed, max_len, limit, version,
+                  reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    from nnpm.datasets.text import load_text
+    from nnpm.datasets.vocab import Vocab
+    from nnpm.package.naming import validate_part
+    from nnpm.science.rnn import packaging as pk
+    from nnpm.science.rnn.train import TrainConfig
+
+    validate_part(namespace, what="namespace")
+    if dataset in TASK_OF and TASK_OF[dataset] != task:
+        raise InvalidInputError(f"dataset {dataset!r} is for --task {TASK_OF[dataset]}, not {task}")
+    embedding = None
+    if embedding_spec:
+        roots = [p for p in (embedding_dir, out, Path(out).parent, Path.cwd()) if p is not None]
+        emb_manifest, emb_net, _ = pk.load_directory(find_embedding(embedding_spec, roots))
+        embedding = (emb_manifest, emb_net)
+        embedding_dim = int(emb_net.weight.shape[1])
+    options: dict[str, Any] = {"seed": seed}
+    if max_len:
+        options["max_len"] = max_len
+    if limit:
+        options["limit"] = limit
+    if languages:
+        options["languages"] = tuple(languages.split(","))
+    data = load_text(
+        dataset, data_dir, vocab=None if embedding is None else Vocab(tuple(embedding[1].tokens)), **options
+    )
+    config = TrainConfig(cell=cell, layers=layers, hidden=hidden, embedding_dim=embedding_dim, epochs=epochs,
+                         batch_size=batch_size, lr=lr, seed=seed)  # fmt: skip
+    prov = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()}
+    if data_dir is not None:
+        prov["data_dir"] = str(Path(data_dir).resolve())
+    if task == "translate":
+        from nnpm.science.rnn import translate
+
+        built = translate.train_model(data, config, Path(out), namespace, embedding=embedding, data_provenance=prov,
+                                      version=version, reporter=reporter)  # fmt: skip
+    else:
+        from nnpm.science.rnn import pipeline
+
+        built = pipeline.train_model(data, config, Path(out), namespace, embedding=embedding, data_provenance=prov,
+                                     version=version, reporter=reporter)  # fmt: skip
+    model, emb = built["model"], built["embedding"]
+    metric = model.metrics.accuracy
+    lines = [
+        f"trained {model.id} ({data.split_note})",
+        f"  test {metric.metric}: {metric.value:.4f}; epochs {epochs}, {sum(built['train'].epoch_seconds):.1f}s",
+        f"  embedding {emb.id}" + (" (existing, frozen)" if embedding else f" -> {Path(out) / 'embedding'}"),
+        f"  model -> {built['model_dir']}",
+    ]
+    return {"model": model.id, "model_dir": str(built["model_dir"]), "embedding": emb.id,
+            "embedding_sha256": emb.digest(), "accuracy": metric.value, "metric": metric.metric, "lines": lines}  # fmt: skip
+
+
+def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, seed, data_dir, embedding_dir,
+                      reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    from nnpm.science.rnn import decompose as dec
+    from nnpm.science.rnn import packaging as pk
+
+    search = [embedding_dir] if embedding_dir else []
+    model, net, emb_manifest = pk.load_directory(Path(model_dir), search=search)
+    if model.kind != "model":
+        raise InvalidInputError(
+            f"{model.id} is a {model.kind}; decompose takes a model package", where=str(model_dir)
+        )
+    config = dec.DecomposeConfig(mode=mode, cap=dec.DEFAULT_CAP if cap is None else cap, positives=positives,
+                                 pool=pool, seed=seed)  # fmt: skip
+    wanted = classes.split(",") if classes else None
+    if model.architecture.family == "rnn-seq2seq":
+        from nnpm.science.rnn import translate
+
+        data = translate.load_data_for(model, net.embedding)
+        done = translate.decompose_model(model, net, emb_manifest, data, Path(out), config, languages=wanted,
+                                         reporter=reporter)  # fmt: skip
+        headline = f"composed BLEU-4 {done['composed_bleu4']:.4f} (model {done['model_bleu4']:.4f})"
+    else:
+        from nnpm.science.rnn import pipeline
+
+        data = pipeline.load_data_for(model, net.embedding, data_dir)
+        unknown = sorted(set(wanted or ()) - set(data.classes))
+        if unknown:
+            raise InvalidInputError(f"unknown classes {unknown} (the model's: {', '.join(data.classes)})")
+        done = pipeline.decompose_model(model, net, emb_manifest, data, Path(out), config, classes=wanted,
+                                        reporter=reporter)  # fmt: skip
+        composed = done["composed_accuracy"]
+        headline = ("composed accuracy n/a (subset of classes)" if composed is None else
+                    f"composed accuracy {composed:.4f} (model {model.metrics.accuracy.value:.4f})")  # fmt: skip
+    lines = [
+        f"decomposed {model.id} into {len(done['modules'])} modules in {done['seconds']:.1f}s ({mode}); {headline}"
+    ]
+    lines += [
+        f"  {m.id}: {m.metrics.retained}/{m.metrics.total} units -> {Path(out) / m.name.name}"
+        for m in done["modules"]
+    ]
+    return {
+        "model": model.id,
+        "modules": [
+            {
+                "name": m.id,
+                "retained": m.metrics.retained,
+                "total": m.metrics.total,
+                "dir": str(Path(out) / m.name.name),
+            }
+            for m in done["modules"]
+        ],  # fmt: skip
+        "seconds": done["seconds"],
+        "lines": lines,
+        **{k: v for k, v in done.items() if k in ("composed_accuracy", "composed_bleu4", "model_bleu4")},
+    }
