@@ -124,7 +124,7 @@ def install(
     registry is touched for packages the store already holds), or resolve nnpm.toml
     when the lock is missing or stale (`frozen` refuses that instead).
     """
-    reqs = [Requirement.parse(r) for r in requirements]
+    reqs, registry = _parse_requirements(requirements, registry)
     proj = find_project() if project is True else (project or None)
     store = Store()
     reporter = reporter or Reporter()
@@ -134,6 +134,22 @@ def install(
         if frozen:
             raise StaleLockError("--frozen installs only what nnpm.lock says; it cannot add packages")
         return _install_requirements(reqs, proj, store, registry, force, prereleases, reporter)
+
+
+def _parse_requirements(texts: Sequence[str], registry: str | None) -> tuple[list[Requirement], str | None]:
+    """Plain requirements, and `hf://<namespace>/<repo>[@version]`, which also selects (or adds)
+    the registry for that Hub namespace so that the lock names a registry it can reopen."""
+    reqs = []
+    for text in texts:
+        if text.startswith("hf://"):
+            from nnpm.registry.hub import parse_hub_requirement
+
+            namespace, req = parse_hub_requirement(text)
+            registry = registry or registry_config.registry_for_url(f"hf://{namespace}").name
+            reqs.append(req)
+        else:
+            reqs.append(Requirement.parse(text))
+    return reqs, registry
 
 
 def _install_project(proj, store, registry, frozen, force, prereleases, reporter) -> InstallResult:

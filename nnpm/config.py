@@ -15,6 +15,7 @@ ENVIRONMENT = {
     "NNPM_REGISTRY": "name of the registry used when --registry is not given",
     "NNPM_OFFLINE": "1 = never touch the network (HF_HUB_OFFLINE=1 does the same)",
     "NNPM_LOCK_TIMEOUT": "seconds to wait for another nnpm process's store lock (default 600)",
+    "NNPM_HUB_TIMEOUT": "seconds before a Hub API request times out (the CLI sets 30; unset: the client's default)",
 }
 
 
@@ -56,3 +57,11 @@ def lock_timeout() -> float:
         return float(os.environ.get("NNPM_LOCK_TIMEOUT", "600"))
     except ValueError:
         return 600.0
+
+
+def hub_timeout() -> float | None:
+    value = os.environ.get("NNPM_HUB_TIMEOUT")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -31,6 +31,8 @@ COMMANDS = {
     "families": "nnpm.cli.query:families",
     "registry": "nnpm.cli.registry:registry",
     "quickstart": "nnpm.cli.quickstart:quickstart",
+    "compose": "nnpm.cli.compose:compose",
+    "eval": "nnpm.cli.compose:eval_",
     "modularize": "nnpm.cli.modularize:modularize",
     "train": "nnpm.cli.train:train",
     "decompose": "nnpm.cli.decompose:decompose",
@@ -76,7 +78,9 @@ SHORT_HELP = {
     "show": "Show a package's manifest, versions and dependencies.",
     "families": "List the architecture families nnpm can build.",
     "registry": "Add, list and remove named registries.",
-    "quickstart": "Train, package, publish, install, load and evaluate a small model end to end.",
+    "quickstart": "Modularize a small model, publish its modules, install, compose and evaluate, end to end.",
+    "compose": "Assemble installed modules into a composite package (no training).",
+    "eval": "Recompute a package's accuracy on a dataset and compare it with its claim.",
     "modularize": "Train a modular CNN (MwT) and extract one module package per class.",
     "train": "Train a monolithic model and package it (RNNs: classifier, tagger, translator).",
     "decompose": "Decompose a trained RNN model package into per-class or per-language modules.",
@@ -102,6 +106,7 @@ def cli(ctx: click.Context, quiet: bool, offline: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning any NnpmError into one line on stderr and its exit code."""
+    os.environ.setdefault("NNPM_HUB_TIMEOUT", "30")  # a hung Hub must not hang the CLI
     try:
         cli.main(args=argv, prog_name="nnpm", standalone_mode=False)
     except NnpmError as exc:

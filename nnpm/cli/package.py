@@ -13,24 +13,32 @@ registry_option = click.option("--registry", "-r", help="Registry name (see `nnp
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def pack(directory: Path) -> None:
+@click.option(
+    "--hub-namespace", help="Name the source model's repo in this Hub namespace as the card's base_model."
+)
+def pack(directory: Path, hub_namespace: str | None) -> None:
     """Render README.md, hash every file into nnpm.toml's [files] and check the weights."""
     from nnpm.package.pack import pack as pack_directory
 
-    manifest = pack_directory(directory)
+    manifest = pack_directory(directory, hub_namespace=hub_namespace)
     info(f"packed {manifest.id}: {len(manifest.files)} files, manifest sha256 {manifest.digest()}")
 
 
 @click.command()
-@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @registry_option
 @json_option
-def publish(directories: tuple[Path, ...], registry: str | None, as_json: bool) -> None:
-    """Publish packed package directories (dependencies first when several are given)."""
+def publish(paths: tuple[Path, ...], registry: str | None, as_json: bool) -> None:
+    """Publish packed package directories (dependencies first when several are given).
+
+    Plain files among PATHS are skipped, so `nnpm publish build/fmnist/*` works beside a results file."""
     from nnpm import api
 
+    for path in paths:
+        if not path.is_dir():
+            info(f"skipped {path}: not a package directory")
     results = []
-    for directory in _dependency_order(directories):
+    for directory in _dependency_order(tuple(p for p in paths if p.is_dir())):
         result = api.publish(directory, registry=registry)
         results.append(result)
         state = "published" if result.created else "already published (identical content)"

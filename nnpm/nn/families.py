@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 #: Modules (torch-free) whose import registers families. Each science area adds its own.
 FAMILY_PROVIDERS = (
     "nnpm.nn.mlp_spec",
+    "nnpm.compose.spec",
     "nnpm.science.cnn.specs",
     "nnpm.science.rnn.specs",
 )

@@ -81,10 +81,38 @@ def _build(directory: Path, manifest: Manifest, store: Store) -> torch.nn.Module
     state: dict[str, torch.Tensor] = {}
     for rel in weight_files(manifest):
         state.update(load_file(str(directory / rel)))
+    _load_own_tensors(module, state, families.expected_shapes(manifest.architecture), directory)
+    module.manifest = manifest
+    return module.eval()
+
+
+def _load_own_tensors(module: torch.nn.Module, state: dict, own: dict, directory: Path) -> None:
+    """Load the package's own tensors; the rest of the state (a composite's modules, a model's
+    embedding) came from dependencies the builder already loaded and verified."""
     try:
-        module.load_state_dict(state, strict=True)
+        missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1].strip()
         raise WeightsError(f"weights do not fit the built network: {first}", where=str(directory)) from None
-    module.manifest = manifest
-    return module.eval()
+    not_loaded = sorted(k for k in missing if k in own)
+    if unexpected or not_loaded:
+        name = (list(unexpected) or not_loaded)[0]
+        raise WeightsError(f"tensor {name!r} does not fit the built network", where=str(directory))
+    stray = sorted(k for k in missing if not _from_dependency(module, k))
+    if stray:
+        raise WeightsError(
+            f"the family built tensor {stray[0]!r} that the package does not hold", where=str(directory)
+        )
+
+
+def _from_dependency(module: torch.nn.Module, key: str) -> bool:
+    """True when `key` lies inside a submodule that a dependency supplied (marked by its manifest)."""
+    parts = key.split(".")
+    node = module
+    for part in parts[:-1]:
+        node = getattr(node, part, None)
+        if node is None:
+            return False
+        if getattr(node, "manifest", None) is not None:
+            return True
+    return False

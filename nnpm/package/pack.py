@@ -14,16 +14,27 @@ from nnpm.fsutil import atomic_write_text, hash_file, iter_files
 from nnpm.nn import families
 from nnpm.package.card import render_card
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest
+from nnpm.package.naming import PackageName
 from nnpm.package.weights import check_shapes, read_header
 
 WEIGHTS_SUFFIX = ".safetensors"
 
 
-def pack(directory: Path) -> Manifest:
-    """Render README.md, hash every file into [files], check the weights; rewrite nnpm.toml atomically."""
+def pack(directory: Path, *, hub_namespace: str | None = None) -> Manifest:
+    """Render README.md, hash every file into [files], check the weights; rewrite nnpm.toml atomically.
+
+    With `hub_namespace`, the card names the source model's Hub repo as `base_model`, so a
+    module published there links to its model. The card is fixed at pack time because it is
+    one of the hashed files: the package digest is the same in every registry.
+    """
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
-    atomic_write_text(directory / CARD_NAME, render_card(manifest))
+    base_model = None
+    if hub_namespace and manifest.source.model:
+        from nnpm.registry.hub import repo_id_for
+
+        base_model = repo_id_for(hub_namespace, PackageName.parse(manifest.source.model))
+    atomic_write_text(directory / CARD_NAME, render_card(manifest, base_model_repo=base_model))
     files = {
         rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME
     }

@@ -15,6 +15,7 @@ $NNPM_HOME/registry unless config.toml points it elsewhere.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +124,24 @@ def remove_registry(name: str) -> None:
     _write(doc)
 
 
+def registry_for_url(url: str) -> RegistryConfig:
+    """The configured registry with this URL, adding one (named after it) if there is none."""
+    for cfg in registries().values():
+        if cfg.url.rstrip("/") == url.rstrip("/"):
+            return cfg
+    base = re.sub(r"[^a-z0-9]+", "-", url.removeprefix("hf://").lower()).strip("-")[:60] or "hub"
+    name = f"hf-{base}"
+    return add_registry(name, url)
+
+
 def open_registry(name: str | None = None) -> Registry:
     """The backend for a configured registry, chosen by its URL scheme."""
     cfg = get_config(name)
     if cfg.scheme == "hf":
-        from nnpm.registry.hub import HubRegistry
+        from nnpm.registry.hub import HubRegistry, set_request_timeout
 
+        if config.hub_timeout() is not None:
+            set_request_timeout(config.hub_timeout())
         return HubRegistry(cfg.name, cfg.url, endpoint=cfg.endpoint)
     from nnpm.registry.local import LocalRegistry
 

@@ -160,3 +160,22 @@ def test_a_hub_module_on_a_hub_embedding_pinned_by_digest(tmp_path, workdir, hub
         lock.get(PackageName.parse("text/embedding")).revision
         == hub_registry.repos["my-org/text__embedding"].tags["v1.0.0"]
     )
+
+
+def test_install_by_hub_url_uses_the_registry_configured_for_that_namespace(tmp_path, workdir, hub_registry):
+    api.publish(make_package(tmp_path), registry="hub")
+    init_project(workdir)
+    result = api.install([f"hf://{REPO}@1.0.0"])
+    assert [(str(p.name), str(p.version), p.registry) for p in result.packages] == [
+        ("fmnist/sneaker-module", "1.0.0", "hub")
+    ]
+    assert read_lock(workdir / "nnpm.lock").get(NAME).revision == hub_registry.repos[REPO].tags["v1.0.0"]
+
+
+def test_a_hub_url_for_an_unknown_namespace_adds_a_registry_for_it(
+    tmp_path, workdir, hub_registry, monkeypatch
+):
+    monkeypatch.setenv("NNPM_OFFLINE", "1")  # the new registry has no test endpoint: never let it reach out
+    with pytest.raises(OfflineError):
+        api.install(["hf://other-org/fmnist__sneaker-module@1.0.0"], project=False)
+    assert registry_config.get_config("hf-other-org").url == "hf://other-org"

@@ -350,3 +350,14 @@ def test_timeouts_are_retried_then_reported(tmp_path, hub, registry, short_timeo
     with pytest.raises(RegistryError) as err:
         impatient.versions(NAME)
     assert "the Hub did not answer (ReadTimeout) after 2 attempts" in err.value.one_line()
+
+
+def test_packing_for_a_hub_namespace_puts_base_model_in_the_hashed_card(tmp_path, hub, registry):
+    from nnpm.package.pack import pack
+
+    package = make_package(tmp_path, source_model="fmnist/simcnn")
+    manifest = pack(package, hub_namespace="my-org")
+    result = registry.publish(package)
+    card = hub.repos[REPO].commits[result.revision].files["README.md"]
+    assert front_matter(card.decode())["base_model"] == "my-org/fmnist__simcnn"
+    assert result.sha256 == manifest.digest()  # the same digest the package has everywhere

@@ -1,0 +1,1 @@
+"""Composition: assembling module packages into working classifiers, like code reuse."""

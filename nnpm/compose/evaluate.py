@@ -1,0 +1,121 @@
+"""`nnpm eval`: recompute a package's accuracy on a named dataset and hold it to its claim.
+
+What "accuracy" means depends on the kind (docs/compose.md):
+- model: accuracy of the argmax over all classes, on every sample of the split;
+- module: one-vs-rest balanced accuracy of the decision p(class | x) >= 0.5;
+- composite: accuracy of the argmax over its classes, on the samples of its classes.
+Per-class precision and recall come with every composite evaluation, so that a
+replacement can be judged class by class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from nnpm.datasets.splits import LabelledData, Split
+from nnpm.errors import DataError
+
+
+@dataclass(frozen=True)
+class ClassStats:
+    precision: float
+    recall: float
+    support: int
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    package: str
+    kind: str
+    metric: str
+    dataset: str
+    split: str
+    value: float
+    samples: int
+    claimed: float | None = None
+    per_class: dict[str, ClassStats] = field(default_factory=dict)
+
+    @property
+    def shortfall(self) -> float:
+        """How far below its claim the package measured (negative: above it)."""
+        return 0.0 if self.claimed is None else self.claimed - self.value
+
+
+@torch.no_grad()
+def scores(net, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    net.eval()
+    return torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def class_indices(names, data: LabelledData) -> list[int]:
+    missing = [c for c in names if c not in data.classes]
+    if missing:
+        raise DataError(
+            f"class {missing[0]!r} is not a class of dataset {data.name}",
+            hint=f"its classes: {', '.join(data.classes)}",
+        )
+    return [data.classes.index(c) for c in names]
+
+
+def evaluate(net, data: LabelledData, split: str = "test") -> EvalResult:
+    """Measure a loaded package (model, module or composite) on one split of `data`."""
+    manifest = net.manifest
+    part: Split = getattr(data, split)
+    kind = manifest.kind
+    if kind == "model":
+        value, n, per_class = _model_accuracy(net, part, data)
+        metric = "accuracy"
+    elif kind == "module":
+        value, n = _module_balanced_accuracy(net, part, class_indices(manifest.source.classes, data))
+        metric, per_class = "one-vs-rest balanced accuracy", {}
+    else:
+        value, n, per_class = composite_accuracy(net, part, data)
+        metric = "accuracy"
+    claim = manifest.metrics.accuracy
+    claimed = claim.value if claim is not None and claim.split == split else None
+    return EvalResult(str(manifest.name), kind, metric, data.name, split, value, n, claimed, per_class)
+
+
+def _model_accuracy(net, part: Split, data: LabelledData):
+    pred = scores(net, part.x).argmax(-1)
+    return (
+        float((pred == part.y).float().mean()),
+        len(part),
+        _per_class(pred, part.y, list(range(len(data.classes))), data),
+    )
+
+
+def _module_balanced_accuracy(net, part: Split, classes: list[int]) -> tuple[float, int]:
+    positive = torch.isin(part.y, torch.tensor(classes))
+    decided = scores(net, part.x).exp().amax(-1) >= 0.5
+    tpr = decided[positive].float().mean() if positive.any() else torch.tensor(0.0)
+    tnr = (~decided[~positive]).float().mean() if (~positive).any() else torch.tensor(0.0)
+    return float((tpr + tnr) / 2), len(part)
+
+
+def composite_accuracy(net, part: Split, data: LabelledData):
+    """Accuracy of the argmax over the composite's classes, on samples of those classes."""
+    wanted = class_indices(net.classes, data)
+    keep = torch.isin(part.y, torch.tensor(wanted))
+    x, y = part.x[keep], part.y[keep]
+    if len(y) == 0:
+        raise DataError(f"no sample of classes {', '.join(net.classes)} in the {data.name} split")
+    pred = torch.tensor(wanted)[scores(net, x).argmax(-1)]
+    return float((pred == y).float().mean()), len(y), _per_class(pred, y, wanted, data)
+
+
+def _per_class(
+    pred: torch.Tensor, y: torch.Tensor, labels: list[int], data: LabelledData
+) -> dict[str, ClassStats]:
+    out = {}
+    for label in labels:
+        predicted, actual = pred == label, y == label
+        hits = int((predicted & actual).sum())
+        out[data.classes[label]] = ClassStats(
+            precision=hits / max(1, int(predicted.sum())),
+            recall=hits / max(1, int(actual.sum())),
+            support=int(actual.sum()),
+        )
+    return out
