@@ -105,8 +105,9 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
         raise InvalidInputError(
             f"{model.id} is a {model.kind}; decompose takes a model package", where=str(model_dir)
         )
-    config = dec.DecomposeConfig(mode=mode, cap=dec.DEFAULT_CAP if cap is None else cap, positives=positives,
-                                 pool=pool, seed=seed)  # fmt: skip
+    if cap is None:
+        cap = dec.TRANSLATE_DEFAULT_CAP if model.architecture.family == "rnn-seq2seq" else dec.DEFAULT_CAP
+    config = dec.DecomposeConfig(mode=mode, cap=cap, positives=positives, pool=pool, seed=seed)
     wanted = classes.split(",") if classes else None
     if model.architecture.family == "rnn-seq2seq":
         from nnpm.science.rnn import translate

@@ -33,6 +33,7 @@ from nnpm.science.rnn.train import predict, trim
 
 MODES = ("refit", "paper")
 DEFAULT_CAP = 0.2  # the removal cap the paper states; its code mostly used 0.05
+TRANSLATE_DEFAULT_CAP = 0.05  # decoders lose BLEU quickly beyond it (docs/rnn.md)
 
 
 @dataclass(frozen=True)

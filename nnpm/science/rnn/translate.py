@@ -1,0 +1,330 @@
+"""Encoder-decoder translation: training, BLEU, one module per target language, routing, add-a-language.
+
+A language module keeps the encoder, the embedding (a dependency) and the output layer, and prunes the
+decoder's recurrent units for its language: positives are the decoder's |h| at every target step of
+that language's training pairs, negatives those of the other languages (spread evenly). Its network
+returns log-probabilities over the vocabulary (output "log-probs") and serves exactly the languages
+in manifest.source.classes; `route` sends each request to the module serving its language, whichever
+model it came from, provided all share one embedding package.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nnpm.datasets.text import IGNORE, TextData, TextSplit
+from nnpm.errors import CompositionError
+from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
+from nnpm.package.naming import PackageName
+from nnpm.science.rnn import packaging as pk
+from nnpm.science.rnn.bleu import corpus_bleu
+from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, sample_concern, slice_stack
+from nnpm.science.rnn.models import Seq2SeqNet
+from nnpm.science.rnn.progress import NULL, Reporter
+from nnpm.science.rnn.train import TrainConfig, TrainResult, batches, new_embedding
+
+
+def decoder_inputs(
+    data: TextData, split: TextSplit, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(source, decoder input = language token + target shifted right, target) for the chosen pairs."""
+    src, y = split.x[index], split.y[index]
+    width = int((y != IGNORE).sum(1).max())
+    y = y[:, :width]
+    lang_ids = torch.tensor(
+        [data.vocab.id(data.meta["language_tokens"][g]) for g in split.group[index].tolist()]
+    )
+    tgt_in = torch.cat([lang_ids.unsqueeze(1), y[:, :-1].clamp_min(0)], 1)
+    return src, tgt_in, y
+
+
+def new_net(data: TextData, embedding, config: TrainConfig) -> Seq2SeqNet:
+    torch.manual_seed(config.seed + 1)
+    sizes = [config.hidden] * config.layers
+    return Seq2SeqNet(
+        embedding, config.cell, sizes, sizes, len(data.vocab), data.classes, data.meta["language_tokens"]
+    )
+
+
+def fit(
+    net: Seq2SeqNet, data: TextData, config: TrainConfig, *, freeze_embedding: bool, reporter: Reporter = NULL
+) -> TrainResult:
+    """Teacher-forced cross-entropy; keeps the epoch with the best validation token accuracy."""
+    params = list(net.parameters()) + ([] if freeze_embedding else list(net.embedding.parameters()))
+    net.embedding.embedding.weight.requires_grad_(not freeze_embedding)
+    opt = torch.optim.Adam(params, lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    result, best, best_state = TrainResult(), -1.0, None
+    for epoch in range(config.epochs):
+        t0 = time.perf_counter()
+        net.train()
+        order = batches(data.train, config.batch_size, gen)
+        reporter.start(len(order), f"epoch {epoch + 1}/{config.epochs}")
+        for idx in order:
+            src, tgt_in, y = decoder_inputs(data, data.train, idx)
+            out = net(src, tgt_in)
+            loss = nn.functional.cross_entropy(
+                out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=IGNORE
+            )
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            reporter.advance(1, loss=loss.item())
+        reporter.done()
+        result.epoch_seconds.append(time.perf_counter() - t0)
+        score = token_accuracy(net, data, data.val)
+        result.val_scores.append(score)
+        if score > best:
+            best, result.best_epoch = score, epoch
+            best_state = (
+                {k: v.clone() for k, v in net.state_dict().items()},
+                net.embedding.weight.detach().clone(),
+            )
+    net.load_state_dict(best_state[0])
+    with torch.no_grad():
+        net.embedding.embedding.weight.copy_(best_state[1])
+    net.embedding.embedding.weight.requires_grad_(False)
+    return result
+
+
+@torch.no_grad()
+def token_accuracy(net: Seq2SeqNet, data: TextData, split: TextSplit) -> float:
+    net.eval()
+    src, tgt_in, y = decoder_inputs(data, split, torch.arange(len(split)))
+    pred = net(src, tgt_in).argmax(-1)
+    valid = y != IGNORE
+    return float((pred[valid] == y[valid]).float().mean())
+
+
+def _strip(ids: list[int], eos: int) -> list[int]:
+    return ids[: ids.index(eos)] if eos in ids else ids
+
+
+@torch.no_grad()
+def route(
+    modules: list[Seq2SeqNet], src: torch.Tensor, languages: list[str], max_len: int, eos_id: int
+) -> list[list[int]]:
+    """Translate request i into languages[i] with the module that serves that language (greedy decoding)."""
+    serving = {lang: m for m in modules for lang in m.languages}
+    missing = sorted(set(languages) - set(serving))
+    if missing:
+        raise CompositionError(
+            f"no module serves {', '.join(missing)} (served: {', '.join(sorted(serving))})"
+        )
+    out: list[list[int]] = [[] for _ in languages]
+    for lang in sorted(set(languages)):
+        rows = [i for i, item in enumerate(languages) if item == lang]
+        ids = serving[lang].eval().generate(src[rows], lang, max_len, eos_id)
+        for i, row in zip(rows, ids.tolist(), strict=True):
+            out[i] = _strip(row, eos_id)
+    return out
+
+
+def bleu_scores(
+    modules: list[Seq2SeqNet], data: TextData, split: TextSplit | None = None
+) -> dict[str, float]:
+    """Corpus BLEU-4 and BLEU-1 (character tokens) of routed translations of `split` (default: test)."""
+    split = split or data.test
+    eos = data.meta["eos_id"]
+    langs = [data.classes[g] for g in split.group.tolist()]
+    hyps = route(modules, split.x, langs, data.max_len, eos)
+    refs = [_strip([t for t in row if t != IGNORE], eos) for row in split.y.tolist()]
+    hyp_tokens = [data.vocab.decode(h) for h in hyps]
+    ref_tokens = [data.vocab.decode(r) for r in refs]
+    exact = sum(h == r for h, r in zip(hyp_tokens, ref_tokens, strict=True)) / max(1, len(refs))
+    return {"bleu4": corpus_bleu(hyp_tokens, ref_tokens, 4), "bleu1": corpus_bleu(hyp_tokens, ref_tokens, 1),
+            "exact_match": exact}  # fmt: skip
+
+
+# --- decomposition -------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def decoder_activations(net: Seq2SeqNet, data: TextData, index: torch.Tensor):
+    """Decoder |h| per layer at every target step of the chosen training pairs, and each step's language."""
+    src, tgt_in, y = decoder_inputs(data, data.train, index)
+    outputs, _ = net.decoder(net.embedding(tgt_in), net.encode(src))
+    valid = y != IGNORE
+    lang = data.train.group[index].unsqueeze(1).expand_as(y)
+    return [h[valid].abs() for h in outputs], lang[valid]
+
+
+def prune_decoder(net: Seq2SeqNet, keep: list[torch.Tensor], language: str) -> Seq2SeqNet:
+    """A language module: full encoder, decoder reduced to `keep`, head columns sliced, log-prob output."""
+    token = net.language_tokens[net.languages.index(language)]
+    retained = {f"decoder.{i}": k.tolist() for i, k in enumerate(keep)}
+    small = Seq2SeqNet(net.embedding, net.encoder.cell, net.encoder.sizes, [len(k) for k in keep],
+                       net.head.out_features, [language], [token], retained=retained, output="log-probs")  # fmt: skip
+    state = {k: v for k, v in net.state_dict().items() if k.startswith("encoder.")}
+    state.update({f"decoder.layers.{k}": v for k, v in slice_stack(net.decoder, keep).items()})
+    state["head.weight"] = net.head.weight.detach()[:, keep[-1]].clone()
+    state["head.bias"] = net.head.bias.detach().clone()
+    small.load_state_dict(state)
+    return small.eval()
+
+
+def decompose(
+    net: Seq2SeqNet, data: TextData, config: DecomposeConfig, languages=None, reporter: Reporter = NULL
+):
+    """{language: (module network, kept units per decoder layer)} and the time it took."""
+    t0 = time.perf_counter()
+    net.eval()
+    gen = torch.Generator().manual_seed(config.seed)
+    pool = torch.randperm(len(data.train), generator=gen)[: config.pool]
+    acts, labels = decoder_activations(net, data, pool)
+    wanted = languages or list(net.languages)
+    reporter.start(len(wanted), "decompose")
+    out = {}
+    for lang in wanted:
+        c = data.classes.index(lang)
+        pos, neg = sample_concern(labels, c, config.positives, gen)
+        keep = choose_kept(acts, pos, neg, config.cap, config.mad)
+        module = prune_decoder(net, keep, lang)
+        if config.mode == "refit":
+            refit_head(module, data, c)
+        out[lang] = (module, keep)
+        reporter.advance(1)
+    reporter.done()
+    return out, time.perf_counter() - t0
+
+
+def refit_head(module: Seq2SeqNet, data: TextData, language_index: int, steps: int = 50) -> None:
+    """Refit the module's output layer on its language's training pairs (teacher-forced decoder states
+    of the pruned network; full-batch L-BFGS on cross-entropy), so it adapts to the units removed."""
+    index = torch.nonzero(data.train.group == language_index).flatten()
+    with torch.no_grad():
+        src, tgt_in, y = decoder_inputs(data, data.train, index)
+        outputs, _ = module.decoder(module.embedding(tgt_in), module.encode(src))
+        valid = y != IGNORE
+        feats, target = outputs[-1][valid], y[valid]
+    head = module.head.requires_grad_(True)
+    opt = torch.optim.LBFGS(head.parameters(), max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(head(feats), target) + 1e-5 * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    head.requires_grad_(False)
+
+
+# --- packages ------------------------------------------------------------------------------------
+
+
+def architecture(net: Seq2SeqNet, data: TextData, vocabulary: str, retained=None) -> Architecture:
+    return Architecture(
+        family="rnn-seq2seq",
+        input=InputSpec(shape=(data.train.x.shape[1],), dtype="int64"),
+        params={
+            "cell": net.encoder.cell,
+            "embedding_dim": int(net.embedding.weight.shape[1]),
+            "encoder_sizes": list(net.encoder.sizes),
+            "decoder_sizes": list(net.decoder.sizes),
+            "num_outputs": int(net.head.out_features),
+            "languages": list(net.languages),
+            "language_tokens": list(net.language_tokens),
+            "output": net.output,
+            "max_len": data.max_len,
+        },  # fmt: skip
+        retained=retained or {},
+        vocabulary=vocabulary,
+    )
+
+
+def _bleu_metric(value: float, data: TextData) -> Accuracy:
+    return Accuracy(round(value, 6), "corpus BLEU-4 (characters)", data.name, "test")
+
+
+def train_model(data: TextData, config: TrainConfig, out: Path, namespace: str, *, embedding=None,
+                data_provenance=None, version: str = pk.DEFAULT_VERSION, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    """Train a translator; write `<out>/embedding` (unless an existing one is given, frozen) and `<out>/<cell>-translator`."""
+    out = Path(out)
+    emb_net = new_embedding(data, config.embedding_dim, config.seed) if embedding is None else embedding[1]
+    net = new_net(data, emb_net, config)
+    result = fit(net, data, config, freeze_embedding=embedding is not None, reporter=reporter)
+    prov = {"data": {"dataset": data.name, "max_len": data.max_len, **(data_provenance or {})}, "split": data.split_note,
+            "train": asdict(config), "train_result": {"epoch_seconds": [round(s, 2) for s in result.epoch_seconds],
+            "val_token_accuracy": [round(v, 4) for v in result.val_scores], "best_epoch": result.best_epoch}}  # fmt: skip
+    if embedding is None:
+        emb_manifest = pk.embedding_manifest(f"{namespace}/embedding", vocab_size=len(data.vocab), dim=config.embedding_dim,
+                                             max_len=data.train.x.shape[1], dataset=data.name, version=version,
+                                             provenance={"data": prov["data"], "split": data.split_note})  # fmt: skip
+        emb_manifest = pk.write_embedding(out / "embedding", emb_manifest, emb_net)
+    else:
+        emb_manifest = embedding[0]
+    scores = bleu_scores([net], data)
+    name = f"{namespace}/{config.cell}-translator"
+    manifest = Manifest(
+        name=PackageName.parse(name), version=pk.Version(version), kind="model",
+        description=f"{config.layers}-layer {config.cell.upper()} encoder-decoder: digits -> words in {', '.join(data.classes)}",
+        source=Source(dataset=data.name, method="train", all_classes=data.classes),
+        architecture=architecture(net, data, str(emb_manifest.name)),
+        metrics=pk.units_metrics(net.decoder.sizes, net.decoder.sizes, _bleu_metric(scores["bleu4"], data), None,
+                                 {"bleu1": round(scores["bleu1"], 6), "exact_match": round(scores["exact_match"], 6),
+                                  "units_counted": "decoder"}),  # fmt: skip
+        dependencies=(pk.pin(emb_manifest),), provenance=prov,
+    )  # fmt: skip
+    model_dir = out / name.split("/")[1]
+    manifest = pk.write_network(model_dir, manifest, net)
+    return {
+        "embedding": emb_manifest,
+        "model": manifest,
+        "net": net,
+        "bleu": scores,
+        "train": result,
+        "model_dir": model_dir,
+    }
+
+
+def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, data: TextData, out: Path,
+                    config: DecomposeConfig, *, languages=None, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+    """One module package `<namespace>/<language>-module` per target language."""
+    mods, seconds = decompose(net, data, config, languages, reporter)
+    composed = bleu_scores([m for m, _ in mods.values()], data) if set(mods) == set(data.classes) else None
+    written = []
+    for lang, (module, keep) in mods.items():
+        own = data.test.subset(torch.nonzero(data.test.group == data.classes.index(lang)).flatten())
+        scores = bleu_scores([module], data, own)
+        extra = {
+            "bleu1": round(scores["bleu1"], 6),
+            "decomposition_seconds": round(seconds, 3),
+            "units_counted": "decoder",
+        }
+        if composed:
+            extra.update(
+                composed_bleu4=round(composed["bleu4"], 6), composed_bleu1=round(composed["bleu1"], 6)
+            )
+        manifest = Manifest(
+            name=PackageName.parse(f"{model.name.namespace}/{pk.slug(lang)}-module"), version=model.version, kind="module",
+            description=f"{lang} module of {model.id}: translates digits into {lang} words",
+            source=Source(model=str(model.name), version=str(model.version), sha256=model.digest(), dataset=data.name,
+                          method=pk.METHOD, classes=(lang,), all_classes=data.classes),
+            architecture=architecture(module, data, str(emb_manifest.name), {f"decoder.{i}": k.tolist() for i, k in enumerate(keep)}),
+            metrics=pk.units_metrics(module.decoder.sizes, net.decoder.sizes, _bleu_metric(scores["bleu4"], data),
+                                     model.metrics.accuracy, extra),
+            dependencies=(pk.pin(emb_manifest), pk.pin(model)),
+            provenance={"decompose": asdict(config), "data": model.provenance.get("data", {}), "split": data.split_note},
+        )  # fmt: skip
+        written.append(pk.write_network(Path(out) / f"{pk.slug(lang)}-module", manifest, module))
+    return {"modules": written, "seconds": seconds, "composed_bleu4": composed["bleu4"] if composed else float("nan"),
+            "model_bleu4": model.metrics.accuracy.value, "nets": {k: v[0] for k, v in mods.items()}}  # fmt: skip
+
+
+def load_data_for(model: Manifest, emb_net) -> TextData:
+    from nnpm.datasets.text import load_text
+    from nnpm.datasets.vocab import Vocab
+
+    opts = dict(model.provenance.get("data", {}))
+    opts.pop("dataset")
+    if "languages" in opts:
+        opts["languages"] = tuple(opts["languages"])
+    return load_text("num2words", vocab=Vocab(tuple(emb_net.tokens)), **opts)
