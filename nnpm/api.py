@@ -26,7 +26,7 @@ from nnpm.package.manifest import Manifest
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
-from nnpm.resolve.lock import Lock, LockedPackage, read_lock, write_lock
+from nnpm.resolve.lock import Lock, LockedPackage, canonical_requires, read_lock, write_lock
 from nnpm.resolve.project import Project, find_project, set_requirements
 from nnpm.resolve.resolver import Resolution, ResolveReporter, resolve
 from nnpm.store.store import InstalledPackage, InstallReporter, Problem, Store
@@ -239,8 +239,6 @@ def _lock_from(resolution: Resolution, installed: list[InstalledPackage], requir
         )
         for name, cand in sorted(resolution.candidates.items())
     )
-    from nnpm.resolve.lock import canonical_requires
-
     return Lock(canonical_requires(requirements), packages)
 
 

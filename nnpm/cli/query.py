@@ -76,6 +76,15 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
         click.echo(f"  classes: {', '.join(m.source.classes)}")
     if m.architecture:
         click.echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
+    if m.kind == "composite" and m.architecture:
+        params = m.architecture.params
+        if params.get("forward") == "fused":
+            click.echo(f"  forward: one fused pass over the union of kernels of {params['fused_source']} when it is "
+                       f"installed, else the {len(params['modules'])} modules batched")  # fmt: skip
+        else:
+            click.echo(
+                f"  forward: the {len(params.get('modules', []))} modules batched (they share no source model)"
+            )
     if m.metrics.retained is not None and m.metrics.total:
         click.echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
     if m.metrics.accuracy:

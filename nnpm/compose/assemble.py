@@ -53,9 +53,38 @@ def compose(*specs: str, replace: Mapping[str, str] | None = None, project=True)
     parts = [part for spec in specs for part in _load_parts(spec, project)]
     parts = _apply_replacements(parts, replace or {}, project)
     check_compatible(parts)
-    composite = Composite([p.network for p in parts], [c for p in parts for c in p.classes])
+    networks = [p.network for p in parts]
+    composite = Composite(networks, [c for p in parts for c in p.classes], fused=fuse_if_possible(networks))
     composite.parts_info = tuple(parts)
     return composite
+
+
+def common_source(manifests: Sequence[Manifest]) -> Requirement | None:
+    """`model==version` when every module was cut from the same source model build, else None."""
+    sources = {(m.source.model, m.source.version, m.source.sha256) for m in manifests}
+    if len(sources) != 1:
+        return None
+    model, version, sha256 = sources.pop()
+    if not (model and version and sha256):
+        return None
+    return Requirement.of(model, f"=={version}")
+
+
+def fuse_if_possible(networks: Sequence) -> object | None:
+    """One fused forward when all modules share an installed source model whose family can fuse."""
+    from nnpm.nn import families
+    from nnpm.nn.loader import load_installed
+    from nnpm.store.store import Store
+
+    manifests = [n.manifest for n in networks]
+    source = common_source(manifests)
+    fuser = families.fuser(manifests[0].architecture.family) if source else None
+    if fuser is None:
+        return None
+    installed = Store().get(source.name, next(iter(source.specifier)).version)
+    if installed is None or installed.sha256 != manifests[0].source.sha256:
+        return None
+    return fuser(load_installed(installed), manifests)
 
 
 def _load_parts(spec: str, project) -> list[Part]:
@@ -186,6 +215,7 @@ def composite_manifest(
                 "modules": [str(p.package.name) for p in parts],
                 "classes": list(composite.classes),
                 "finetuned": composite.adjust is not None,
+                **_fusion_note(parts),
             },
             vocabulary=first.architecture.vocabulary,
         ),
@@ -207,7 +237,8 @@ def write_composite(directory: Path, manifest: Manifest, composite: Composite) -
 def build_composite(arch: Architecture, context: BuildContext) -> Composite:
     """Family builder: the modules come from the verified dependencies, in the recorded order."""
     modules = [context.dependencies[name] for name in arch.params["modules"]]
-    return Composite(modules, arch.params["classes"], adjust=bool(arch.params.get("finetuned")))
+    adjust = bool(arch.params.get("finetuned"))
+    return Composite(modules, arch.params["classes"], adjust=adjust, fused=fuse_if_possible(modules))
 
 
 def parse_replacements(items: Sequence[str]) -> dict[str, str]:
@@ -222,3 +253,13 @@ def parse_replacements(items: Sequence[str]) -> dict[str, str]:
         Requirement.parse(spec)
         out[cls] = spec
     return out
+
+
+def _fusion_note(parts: Sequence[Part]) -> dict[str, str]:
+    """Tell readers (`nnpm show`) whether loading can run one fused forward, and over which model."""
+    from nnpm.nn import families
+
+    source = common_source([p.manifest for p in parts])
+    if source is None or families.get(parts[0].manifest.architecture.family).fuser is None:
+        return {"forward": "batched"}
+    return {"forward": "fused", "fused_source": str(source)}

@@ -28,16 +28,35 @@ class ScoreAdjust(nn.Module):
 
 
 class Composite(nn.Module):
-    """forward(x) -> [B, K] (or [B, T, K] for per-step modules) scores over `self.classes`."""
+    """forward(x) -> [B, K] (or [B, T, K] for per-step modules) scores over `self.classes`.
 
-    def __init__(self, modules: Sequence[nn.Module], classes: Sequence[str], *, adjust: bool = False) -> None:
+    `fused`, when given, computes all K scores in one forward (modules of one source
+    model, see nnpm.science.cnn.fuse); otherwise every module runs on the batch.
+    """
+
+    def __init__(
+        self,
+        modules: Sequence[nn.Module],
+        classes: Sequence[str],
+        *,
+        adjust: bool = False,
+        fused: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.parts = nn.ModuleList(modules)
         self.classes = tuple(classes)
         self.adjust = ScoreAdjust(len(self.classes)) if adjust else None
+        self.fused = fused
+
+    @property
+    def mode(self) -> str:
+        return "fused" if self.fused is not None else "batched"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scores = torch.cat([part(x) for part in self.parts], dim=-1)
+        if self.fused is not None:
+            scores = self.fused(x)
+        else:
+            scores = torch.cat([part(x) for part in self.parts], dim=-1)
         return self.adjust(scores) if self.adjust is not None else scores
 
     @torch.no_grad()

@@ -45,6 +45,9 @@ class Family:
     description: str
     shapes: Callable[[Architecture], dict[str, tuple[int, ...]]]
     builder: str
+    #: optional "module:function"; function(model_net, module_manifests) -> a network giving the
+    #: source model's logits over the union of the modules' kernels (one fused forward).
+    fuser: str | None = None
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -106,6 +109,15 @@ def build(arch: Architecture, context: BuildContext | None = None) -> torch.nn.M
     """Build an untrained torch module for the spec (imports torch)."""
     module_name, _, func = get(arch.family).builder.partition(":")
     return getattr(importlib.import_module(module_name), func)(arch, context or BuildContext())
+
+
+def fuser(name: str) -> Callable | None:
+    """The family's fusion function, imported on use, or None when it cannot fuse modules."""
+    target = get(name).fuser
+    if target is None:
+        return None
+    module_name, _, func = target.partition(":")
+    return getattr(importlib.import_module(module_name), func)
 
 
 def param(arch: Architecture, key: str, default: Any = None) -> Any:

@@ -106,13 +106,14 @@ def _load_own_tensors(module: torch.nn.Module, state: dict, own: dict, directory
 
 
 def _from_dependency(module: torch.nn.Module, key: str) -> bool:
-    """True when `key` lies inside a submodule that a dependency supplied (marked by its manifest)."""
+    """True when `key` lies inside a submodule that a dependency supplied: a loaded package (it has
+    `.manifest`) or a network a builder derived from one (it sets `nnpm_provided = True`)."""
     parts = key.split(".")
     node = module
     for part in parts[:-1]:
         node = getattr(node, part, None)
         if node is None:
             return False
-        if getattr(node, "manifest", None) is not None:
+        if getattr(node, "manifest", None) is not None or getattr(node, "nnpm_provided", False):
             return True
     return False
