@@ -1,0 +1,163 @@
+"""`nnpm modularize cnn`: train a modular CNN (MwT) and write one module package per class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnpm.cli.output import emit_json, info, is_quiet, json_option
+
+
+@click.group()
+def modularize() -> None:
+    """Train a modular network and extract one module package per class."""
+
+
+class TqdmReporter:
+    """Training progress on stderr: one bar per epoch with loss, accuracy and (modular) KRR."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=steps,
+            desc=f"{run} {epoch}/{epochs}",
+            unit="step",
+            leave=True,
+            dynamic_ncols=True,
+            disable=True if is_quiet() else None,
+        )
+
+    def step(self, stats: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{stats['acc']:.3f}", refresh=False)
+            self.bar.update(1)
+
+    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
+        if self.bar is not None:
+            post = {
+                "loss": f"{stats['loss']:.3f}",
+                "acc": f"{stats['accuracy']:.3f}",
+                "val": f"{stats['val_accuracy']:.3f}",
+            }
+            if "krr" in stats:
+                post["krr"] = f"{stats['krr']:.3f}"
+            self.bar.set_postfix(post)
+            self.bar.close()
+
+
+@modularize.command("cnn")
+@click.option("--arch", default="simcnn", show_default=True, help="vgg16, resnet18, simcnn or rescnn.")
+@click.option("--width", type=float, default=0.25, show_default=True, help="Width multiplier of every layer.")
+@click.option(
+    "--dataset", default="digits", show_default=True, help="digits, mnist, fashion-mnist, cifar10, svhn."
+)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Folder with the dataset's files."
+)
+@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--lr", type=float, default=0.05, show_default=True)
+@click.option("--alpha", type=float, default=0.5, show_default=True, help="Weight of the cohesion loss.")
+@click.option("--beta", type=float, default=1.5, show_default=True, help="Weight of the coupling loss.")
+@click.option(
+    "--tau", type=float, default=0.9, show_default=True, help="Kernel frequency threshold, in (0, 1]."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--val-fraction", type=float, default=0.1, show_default=True, help="Validation share of training data."
+)
+@click.option("--shift", type=int, default=0, show_default=True, help="Augmentation: random shift in pixels.")
+@click.option("--flip", is_flag=True, help="Augmentation: random horizontal flips.")
+@click.option(
+    "--pad", type=int, default=0, show_default=True, help="Zero-pad inputs by this many pixels per side."
+)
+@click.option(
+    "--resize", type=int, default=0, show_default=True, help="Resize inputs to this size first (0: no)."
+)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
+@click.option("--namespace", default="local", show_default=True)
+@click.option("--version", "version", default="1.0.0", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the checkpoints in OUT/.checkpoints.")
+@json_option
+def cnn(
+    arch,
+    width,
+    dataset,
+    data_dir,
+    epochs,
+    batch_size,
+    lr,
+    alpha,
+    beta,
+    tau,
+    seed,
+    val_fraction,
+    shift,
+    flip,
+    pad,
+    resize,
+    device,
+    namespace,
+    version,
+    out,
+    resume,
+    as_json,
+) -> None:
+    """Train the standard and the modular model with one recipe, extract a module per class, write
+    OUT/<arch> (kind model) and OUT/<class>-module packages and OUT/results.json."""
+    from nnpm.datasets.images import load_image_dataset
+    from nnpm.science.cnn.mwt import architecture
+    from nnpm.science.cnn.mwt import modularize as run
+    from nnpm.science.cnn.train import TrainConfig
+
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        alpha=alpha,
+        beta=beta,
+        tau=tau,
+        seed=seed,
+        shift=shift,
+        flip=flip,
+        device=device,
+    )
+    data = load_image_dataset(dataset, data_dir, seed=seed, val_fraction=val_fraction)
+    architecture(arch, data, width, gated=True, pad=pad, resize=resize)
+    report = run(
+        data,
+        arch,
+        width,
+        cfg,
+        out,
+        namespace,
+        version=version,
+        pad=pad,
+        resize=resize,
+        resume=resume,
+        reporter=TqdmReporter(),
+    )
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    d = report.to_dict()
+    info(f"{arch} width {width} on {dataset}: {epochs} epochs, seed {seed}; {data.split_note}")
+    click.echo(
+        f"standard accuracy {100 * report.standard_accuracy:.2f}%  modular {100 * report.modular_accuracy:.2f}%"
+        f"  loss {report.loss_points:.2f} points  mean KRR {100 * report.mean_krr:.2f}%"
+        f"  time {report.standard_seconds:.0f}s / {report.modular_seconds:.0f}s (x{d['time_ratio']:.2f})"
+    )
+    click.echo(f"{'package':<40}{'kernels':>10}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}")
+    click.echo(f"{report.model_package:<40}")
+    for m in report.modules:
+        click.echo(
+            f"{m.package:<40}{m.retained:>5}/{m.total:<4}{100 * m.krr:>7.1f}%{100 * m.balanced_accuracy:>8.1f}%"
+            f"{100 * m.fidelity:>9.1f}%"
+        )
+    info(f"wrote {out} (results.json beside the packages)")

@@ -1,0 +1,59 @@
+"""One fused forward for several modules of one modular CNN.
+
+Modules cut from the same model share the kernels they have in common. Instead of
+running each module, prune the model once to the union of their kernels (gates
+sliced the same way) and read every module's calibrated class score off that one
+network. The result is exact with respect to the modular model: it computes what the
+model computes when the gates outside the union are zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from nnpm.package.manifest import Manifest
+from nnpm.science.cnn.models import CNN, build_cnn
+from nnpm.science.cnn.prune import prune_state
+
+
+def union_of_kernels(modules: Sequence[Manifest]) -> dict[str, tuple[int, ...]]:
+    layers = sorted({layer for m in modules for layer in m.architecture.retained})
+    return {
+        layer: tuple(sorted({k for m in modules for k in m.architecture.retained.get(layer, ())}))
+        for layer in layers
+    }
+
+
+class FusedModules(nn.Module):
+    """forward(x) -> [B, K]: each module's log softmax(logits / T)[its classes], from one backbone."""
+
+    nnpm_provided = True  # its tensors come from the verified model package, not the composite's files
+
+    def __init__(self, backbone: CNN, modules: Sequence[Manifest]) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.heads = [
+            (
+                float(m.architecture.params.get("temperature", 1.0)),
+                [int(c) for c in m.architecture.params["classes"]],
+            )
+            for m in modules
+        ]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.backbone(x)
+        return torch.cat([torch.log_softmax(logits / t, dim=1)[:, cls] for t, cls in self.heads], dim=1)
+
+
+def fuse(model: CNN, modules: Sequence[Manifest]) -> FusedModules:
+    """The model pruned to the union of the modules' kernels, scoring every module's classes."""
+    model_arch = model.manifest.architecture
+    params = {**model_arch.params, "output": "logits", "classes": [], "temperature": 1.0}
+    arch = replace(model_arch, params=params, retained=union_of_kernels(modules))
+    backbone = build_cnn(arch)
+    backbone.load_state_dict(prune_state(model.state_dict(), model_arch, arch))
+    return FusedModules(backbone.eval(), modules).eval()

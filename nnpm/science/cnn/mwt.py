@@ -1,0 +1,429 @@
+"""MwT end to end, one function per step: train the standard model, train the modular model,
+extract modules, evaluate, write packages. `modularize` chains them; `quickstart_digits` is
+the small, fast run the quickstart uses.
+
+Selection rules: the validation split (carved from training data) fits the calibration
+temperatures; the test split is only ever measured, never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nnpm.datasets.splits import LabelledData
+from nnpm.errors import ArchitectureError, InvalidInputError
+from nnpm.package.manifest import Architecture, InputSpec, Manifest
+from nnpm.science.cnn import evaluate, packaging
+from nnpm.science.cnn.calibrate import fit_temperature
+from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
+from nnpm.science.cnn.models import CNN, build_cnn
+from nnpm.science.cnn.prune import module_architecture, prune_state
+from nnpm.science.cnn.specs import FAMILY_NAMES, layout, maskable_total
+from nnpm.science.cnn.train import Reporter, TrainConfig, TrainResult, accuracy, predict_logits, train
+
+
+def architecture(
+    family: str, data: LabelledData, width: float, *, gated: bool, pad: int = 0, resize: int = 0
+) -> Architecture:
+    """The declarative spec of a full model for `data` (input shape, train-split mean/std, classes)."""
+    if family not in FAMILY_NAMES:
+        raise ArchitectureError(
+            f"unknown architecture {family!r} (known: {', '.join(FAMILY_NAMES)})", where="--arch"
+        )
+    if not 0 < width <= 8:
+        raise InvalidInputError(f"width must be in (0, 8], got {width}", where="--width")
+    mean, std = data.channel_stats()
+    params: dict[str, Any] = {"num_classes": len(data.classes), "width": float(width), "gated": gated}
+    if pad:
+        params["pad"] = int(pad)
+    if resize:
+        params["resize"] = int(resize)
+    return Architecture(family, InputSpec(tuple(data.input_shape), tuple(mean), tuple(std)), params)
+
+
+def new_model(arch: Architecture, seed: int) -> CNN:
+    """A freshly initialised network; the seed fixes the initial weights."""
+    torch.manual_seed(seed)
+    return build_cnn(arch)
+
+
+def train_standard(
+    data: LabelledData,
+    family: str,
+    width: float,
+    cfg: TrainConfig,
+    *,
+    pad: int = 0,
+    resize: int = 0,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """The baseline: same family and recipe, no gates, cross-entropy only."""
+    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
+    return train(
+        new_model(arch, cfg.seed),
+        data,
+        cfg,
+        run="standard",
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        reporter=reporter,
+    )
+
+
+def train_modular(
+    data: LabelledData,
+    family: str,
+    width: float,
+    cfg: TrainConfig,
+    *,
+    pad: int = 0,
+    resize: int = 0,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """The modular model: mask generators on every conv but the first, CE + alpha*cohesion + beta*coupling."""
+    arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
+    return train(
+        new_model(arch, cfg.seed),
+        data,
+        cfg,
+        run="modular",
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        reporter=reporter,
+    )
+
+
+def arch_of(
+    model: CNN, data: LabelledData, family: str, width: float, pad: int = 0, resize: int = 0
+) -> Architecture:
+    return architecture(family, data, width, gated=bool(model.gated), pad=pad, resize=resize)
+
+
+@dataclass
+class ExtractedModule:
+    """One class's module: its kept kernels, spec, sliced weights and the built network."""
+
+    cls: int
+    class_name: str
+    kept: dict[str, tuple[int, ...]]
+    arch: Architecture
+    state: dict[str, torch.Tensor]
+    network: CNN
+    krr: float
+    temperature: float
+
+
+def extract_modules(
+    model: CNN | str | Path,
+    data: LabelledData,
+    tau: float = 0.9,
+    *,
+    model_arch: Architecture | None = None,
+    classes: list[int] | None = None,
+    batch_size: int = 512,
+) -> list[ExtractedModule]:
+    """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
+
+    Gate frequencies come from the training split in eval mode without augmentation; each
+    module keeps its gates sliced to its kernels, and its temperature is fitted on the
+    validation split for its one-vs-rest score.
+    """
+    if not isinstance(model, CNN):
+        manifest, model = packaging.load_package(Path(model))
+        model_arch = manifest.architecture
+    if model_arch is None:
+        raise InvalidInputError("extract_modules needs model_arch for a torch model")
+    model = model.cpu().eval()
+    lay = layout(model_arch)
+    freqs = gate_frequencies(model, data.train, len(data.classes), batch_size)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    out = []
+    for cls in classes if classes is not None else range(len(data.classes)):
+        kept = kept_for_class(freqs, cls, tau)
+        arch = module_architecture(model_arch, kept, (cls,), 1.0)
+        sliced = prune_state(state, model_arch, arch)
+        net = build_cnn(arch)
+        net.load_state_dict(sliced)
+        temperature = fit_temperature(predict_logits(net.eval(), data.val.x, batch_size), data.val.y, cls)
+        arch = module_architecture(model_arch, kept, (cls,), temperature)
+        net.temperature = temperature
+        out.append(
+            ExtractedModule(
+                cls,
+                data.classes[cls],
+                kept,
+                arch,
+                sliced,
+                net.eval(),
+                evaluate.krr(kept, lay.full_width),
+                temperature,
+            )
+        )
+    return out
+
+
+@dataclass
+class ModuleRow:
+    cls: int
+    class_name: str
+    package: str
+    retained: int
+    total: int
+    krr: float
+    balanced_accuracy: float
+    fidelity: float
+    max_logprob_gap: float
+    jaccard_cohesion: float
+    temperature: float
+    retained_per_layer: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """Everything a run measured, with the settings beside the figures."""
+
+    dataset: str
+    family: str
+    width: float
+    split_note: str
+    config: dict[str, Any]
+    standard_accuracy: float
+    modular_accuracy: float
+    standard_seconds: float
+    modular_seconds: float
+    extraction_seconds: float
+    train_cohesion: float
+    train_coupling: float
+    mean_krr: float
+    jaccard_coupling: float
+    modules: list[ModuleRow]
+    classes: tuple[str, ...] = ()
+    model_package: str = ""
+    out_dir: str = ""
+    device: str = "cpu"
+
+    @property
+    def loss_points(self) -> float:
+        return 100 * (self.standard_accuracy - self.modular_accuracy)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["loss_points"] = self.loss_points
+        d["mean_fidelity"] = sum(m.fidelity for m in self.modules) / max(1, len(self.modules))
+        d["time_ratio"] = self.modular_seconds / max(self.standard_seconds, 1e-9)
+        return d
+
+
+def evaluate_modules(
+    modules: list[ExtractedModule], model: CNN, data: LabelledData, seed: int = 0
+) -> list[ModuleRow]:
+    """Test-split figures per module (measured only, never used to choose)."""
+    rows = []
+    for m in modules:
+        fig = evaluate.module_figures(m.network, model, data.test, m.cls)
+        total = sum(layout(m.arch).full_width[n] for n in m.kept)
+        rows.append(
+            ModuleRow(
+                m.cls,
+                m.class_name,
+                "",
+                sum(len(v) for v in m.kept.values()),
+                total,
+                m.krr,
+                fig.balanced_accuracy,
+                fig.fidelity,
+                fig.max_logprob_gap,
+                evaluate.jaccard_cohesion(model, data.train, m.cls, m.kept, seed=seed),
+                m.temperature,
+                {k: len(v) for k, v in m.kept.items()},
+            )
+        )
+    return rows
+
+
+def write_packages(
+    out: Path,
+    namespace: str,
+    version: str,
+    model: CNN,
+    model_arch: Architecture,
+    modules: list[ExtractedModule],
+    report: Report,
+    provenance: dict[str, Any],
+) -> Manifest:
+    """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module)."""
+    out = Path(out)
+    name = packaging.model_name(namespace, model_arch.family)
+    total = maskable_total(layout(model_arch))
+    extra = {
+        "standard_accuracy": report.standard_accuracy,
+        "modular_accuracy": report.modular_accuracy,
+        "accuracy_loss_points": report.loss_points,
+        "mean_module_krr": report.mean_krr,
+        "train_cohesion": report.train_cohesion,
+        "train_coupling": report.train_coupling,
+        "jaccard_coupling": report.jaccard_coupling,
+    }
+    manifest = packaging.model_manifest(
+        name,
+        version,
+        model_arch,
+        report.dataset,
+        tuple(report.classes),
+        report.modular_accuracy,
+        extra,
+        provenance,
+        total,
+    )
+    manifest = packaging.write(out / model_arch.family, manifest, model.state_dict())
+    report.model_package = manifest.id
+    for m, row in zip(modules, report.modules, strict=True):
+        mname = packaging.module_name(namespace, m.class_name, report.dataset)
+        row.package = f"{mname}=={manifest.version}"
+        mextra = {
+            **extra,
+            "fidelity": row.fidelity,
+            "jaccard_cohesion": row.jaccard_cohesion,
+            "temperature": m.temperature,
+            "retained_per_layer": row.retained_per_layer,
+        }
+        mm = packaging.module_manifest(
+            mname,
+            manifest,
+            m.arch,
+            m.class_name,
+            row.retained,
+            row.total,
+            row.balanced_accuracy,
+            mextra,
+            provenance,
+        )
+        packaging.write(out / mname.name, mm, m.state)
+    return manifest
+
+
+def modularize(
+    data: LabelledData,
+    family: str,
+    width: float,
+    cfg: TrainConfig,
+    out: Path,
+    namespace: str,
+    *,
+    version: str = "1.0.0",
+    pad: int = 0,
+    resize: int = 0,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+    train_baseline: bool = True,
+) -> Report:
+    """Train both models with one recipe, extract a module per class, evaluate, write packages and
+    results.json into `out`. Checkpoints go to out/.checkpoints (resume with resume=True)."""
+    if not 0 < cfg.tau <= 1:
+        raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
+    architecture(family, data, width, gated=True, pad=pad, resize=resize)  # fail fast on bad args
+    packaging.model_name(namespace, family)
+    out = Path(out)
+    ckpt = out / ".checkpoints"
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    std = None
+    if train_baseline:
+        std = train_standard(
+            data,
+            family,
+            width,
+            cfg,
+            pad=pad,
+            resize=resize,
+            checkpoint_dir=ckpt,
+            resume=resume,
+            reporter=reporter,
+        )
+    mod = train_modular(
+        data,
+        family,
+        width,
+        cfg,
+        pad=pad,
+        resize=resize,
+        checkpoint_dir=ckpt,
+        resume=resume,
+        reporter=reporter,
+    )
+    model = mod.model.cpu().eval()
+    arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
+    start = time.perf_counter()
+    modules = extract_modules(model, data, cfg.tau, model_arch=arch)
+    extraction_seconds = time.perf_counter() - start
+    rows = evaluate_modules(modules, model, data, cfg.seed)
+    last = mod.history[-1] if mod.history else {}
+    report = Report(
+        dataset=data.name,
+        family=family,
+        width=width,
+        split_note=data.split_note,
+        config=asdict(cfg),
+        standard_accuracy=accuracy(std.model.cpu(), data.test) if std else float("nan"),
+        modular_accuracy=accuracy(model, data.test),
+        standard_seconds=std.seconds if std else float("nan"),
+        modular_seconds=mod.seconds,
+        extraction_seconds=extraction_seconds,
+        train_cohesion=float(last.get("cohesion", 0.0)),
+        train_coupling=float(last.get("coupling", 0.0)),
+        mean_krr=sum(m.krr for m in modules) / len(modules),
+        jaccard_coupling=evaluate.jaccard_coupling([m.kept for m in modules]),
+        modules=rows,
+        classes=tuple(data.classes),
+        out_dir=str(out),
+        device=mod.device,
+    )
+    provenance = {
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "momentum": cfg.momentum,
+        "nesterov": True,
+        "schedule": "cosine",
+        "weight_decay": cfg.weight_decay,
+        "alpha": cfg.alpha,
+        "beta": cfg.beta,
+        "tau": cfg.tau,
+        "augment_shift": cfg.shift,
+        "augment_flip": cfg.flip,
+        "split": data.split_note,
+        "training_seconds": round(mod.seconds, 3),
+        "standard_training_seconds": round(report.standard_seconds, 3) if std else None,
+        "extraction_seconds": round(extraction_seconds, 3),
+        "device": mod.device,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    provenance = {k: v for k, v in provenance.items() if v is not None}
+    write_packages(out, namespace, version, model, arch, modules, report, provenance)
+    import json
+
+    (out / "results.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    return report
+
+
+def quickstart_digits(
+    out: Path, namespace: str = "digits", *, epochs: int = 3, seed: int = 0, reporter: Reporter | None = None
+) -> Report:
+    """A small SimCNN (width 1/8) modularized on the bundled digits in a few seconds on 2 cores:
+    what `nnpm quickstart` publishes and installs modules from."""
+    from nnpm.datasets.images import load_image_dataset
+
+    data = load_image_dataset("digits", seed=seed)
+    cfg = TrainConfig(epochs=epochs, batch_size=64, lr=0.05, seed=seed)
+    return modularize(data, "simcnn", 0.125, cfg, Path(out), namespace, reporter=reporter)

@@ -1,0 +1,126 @@
+"""Model and module manifests for MwT runs, and reading a CNN package back into torch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from nnpm.package.manifest import MANIFEST_NAME, Accuracy, Architecture, Dependency, Manifest, Metrics, Source
+from nnpm.package.naming import PackageName, parse_version
+from nnpm.package.writer import WEIGHTS_FILE, write_package
+from nnpm.science.cnn.models import CNN, build_cnn
+
+LICENSE = "Apache-2.0"
+
+
+def class_slug(name: str, dataset: str) -> str:
+    """A package-name-safe slug for a class: 'Ankle boot' -> 'ankle-boot', digits '0' -> 'digit-0'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "class"
+    if slug.isdigit():
+        slug = f"digit-{slug}" if dataset in {"digits", "mnist", "svhn"} else f"class-{slug}"
+    return slug
+
+
+def model_name(namespace: str, family: str) -> PackageName:
+    return PackageName.parse(f"{namespace}/{family}", where="--namespace")
+
+
+def module_name(namespace: str, class_name: str, dataset: str) -> PackageName:
+    return PackageName.parse(f"{namespace}/{class_slug(class_name, dataset)}-module", where="--namespace")
+
+
+def model_manifest(
+    name: PackageName,
+    version: str,
+    arch: Architecture,
+    dataset: str,
+    classes: tuple[str, ...],
+    accuracy: float,
+    metrics_extra: dict[str, Any],
+    provenance: dict[str, Any],
+    total_kernels: int,
+) -> Manifest:
+    return Manifest(
+        name=name,
+        version=parse_version(version, where="--version"),
+        kind="model",
+        description=f"MwT modular {arch.family} (width {arch.params['width']}) trained on {dataset}; "
+        "returns logits over all classes",
+        license=LICENSE,
+        source=Source(dataset=dataset, method="mwt", classes=classes, all_classes=classes),
+        architecture=arch,
+        metrics=Metrics(
+            unit="kernels",
+            retained=total_kernels,
+            total=total_kernels,
+            retention_rate=1.0,
+            accuracy=Accuracy(accuracy, "accuracy", dataset, "test"),
+            extra=metrics_extra,
+        ),
+        provenance=provenance,
+    )
+
+
+def module_manifest(
+    name: PackageName,
+    model: Manifest,
+    arch: Architecture,
+    class_name: str,
+    retained: int,
+    total: int,
+    accuracy: float,
+    metrics_extra: dict[str, Any],
+    provenance: dict[str, Any],
+) -> Manifest:
+    digest = model.digest()
+    return Manifest(
+        name=name,
+        version=model.version,
+        kind="module",
+        description=f"class '{class_name}' of {model.name}=={model.version}: returns calibrated log p(class | x)",
+        license=model.license,
+        source=Source(
+            model=str(model.name),
+            version=str(model.version),
+            sha256=digest,
+            dataset=model.source.dataset,
+            method="mwt",
+            classes=(class_name,),
+            all_classes=model.source.all_classes,
+        ),
+        architecture=arch,
+        metrics=Metrics(
+            unit="kernels",
+            retained=retained,
+            total=total,
+            retention_rate=retained / total,
+            accuracy=Accuracy(accuracy, "one-vs-rest balanced accuracy", model.source.dataset or "", "test"),
+            source_accuracy=model.metrics.accuracy,
+            extra=metrics_extra,
+        ),
+        dependencies=(Dependency(model.name, SpecifierSet(f"=={model.version}"), sha256=digest),),
+        provenance=provenance,
+    )
+
+
+def write(directory: Path, manifest: Manifest, state: dict[str, torch.Tensor]) -> Manifest:
+    """Write and pack one package directory; returns the packed manifest (its digest is final)."""
+    return write_package(Path(directory), manifest, state)
+
+
+def load_package(directory: Path) -> tuple[Manifest, CNN]:
+    """Rebuild a CNN model or module package from its manifest and safetensors alone."""
+    from safetensors.torch import load_file
+
+    manifest = Manifest.read(Path(directory) / MANIFEST_NAME)
+    net = build_cnn(manifest.architecture)
+    net.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
+    return manifest, net.eval()
+
+
+__all__ = ["Version", "class_slug", "load_package", "model_manifest", "module_manifest", "write"]

@@ -1,0 +1,265 @@
+"""Training the standard and the modular CNN with one recipe (SGD + Nesterov, cosine schedule).
+
+The only difference between the two runs is the loss: the modular model adds
+alpha * cohesion + beta * coupling over its gates. Everything is batched tensors in
+memory; progress goes to an optional reporter, never to print. A checkpoint (safetensors
++ a small JSON, no pickle) is written after every epoch so a run can be resumed, and a
+seed makes the run repeatable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from nnpm.datasets.splits import LabelledData, Split
+from nnpm.errors import InvalidInputError
+from nnpm.science.cnn.augment import augment
+from nnpm.science.cnn.losses import mwt_losses
+from nnpm.science.cnn.models import CNN
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The recipe; defaults are MwT's except epochs (CPU budget) and weight decay (not stated there)."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    alpha: float = 0.5
+    beta: float = 1.5
+    tau: float = 0.9
+    seed: int = 0
+    shift: int = 0
+    flip: bool = False
+    device: str = "auto"
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    if not 0 < cfg.tau <= 1:
+        raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
+    for name in ("epochs", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise InvalidInputError(f"{name} must be at least 1, got {getattr(cfg, name)}", where=f"--{name}")
+    for name in ("lr", "alpha", "beta", "weight_decay"):
+        if getattr(cfg, name) < 0 or not math.isfinite(getattr(cfg, name)):
+            raise InvalidInputError(
+                f"{name} must be a finite number >= 0", where=f"--{name.replace('_', '-')}"
+            )
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Reporter(Protocol):
+    """Hooks the training loop calls; the CLI implements them with a tqdm bar on stderr."""
+
+    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None: ...
+    def step(self, stats: dict[str, float]) -> None: ...
+    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None: ...
+
+
+class NullReporter:
+    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
+        pass
+
+    def step(self, stats: dict[str, float]) -> None:
+        pass
+
+    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
+        pass
+
+
+@dataclass
+class TrainResult:
+    model: CNN
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+
+def train(
+    model: CNN,
+    data: LabelledData,
+    cfg: TrainConfig,
+    *,
+    run: str = "modular",
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """Train in place; modular when the model has gates (MwT losses), standard otherwise."""
+    reporter = reporter or NullReporter()
+    device = resolve_device(cfg.device)
+    model.to(device)
+    x, y = data.train.x, data.train.y
+    steps = math.ceil(len(y) / cfg.batch_size)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    state = {"epoch": 0, "seconds": 0.0, "history": []}
+    ckpt = Checkpoint(checkpoint_dir, run) if checkpoint_dir else None
+    if resume and ckpt and ckpt.exists():
+        state = ckpt.load(model, opt, sched, gen, cfg)
+    for epoch in range(state["epoch"], cfg.epochs):
+        start = time.perf_counter()
+        reporter.epoch_start(run, epoch + 1, cfg.epochs, steps)
+        stats = _epoch(model, x, y, cfg, opt, sched, gen, device, len(data.classes), reporter)
+        stats["val_accuracy"] = accuracy(model, data.val, cfg.eval_batch_size, device)
+        state["seconds"] += time.perf_counter() - start
+        stats["epoch"] = epoch + 1
+        state["history"].append(stats)
+        state["epoch"] = epoch + 1
+        reporter.epoch_end(run, epoch + 1, stats)
+        if ckpt:
+            ckpt.save(model, opt, sched, gen, state, cfg)
+    model.eval()
+    return TrainResult(model, state["history"], state["seconds"], str(device), cfg)
+
+
+def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> dict[str, float]:
+    model.train()
+    perm = torch.randperm(len(y), generator=gen)
+    totals = {"loss": 0.0, "ce": 0.0, "cohesion": 0.0, "coupling": 0.0, "correct": 0.0}
+    fired: dict[str, torch.Tensor] = {}
+    counts = torch.zeros(num_classes)
+    seen = 0
+    for i in range(0, len(y), cfg.batch_size):
+        idx = perm[i : i + cfg.batch_size]
+        xb, yb = x[idx], y[idx]
+        if cfg.shift or cfg.flip:
+            xb = augment(xb, cfg.shift, cfg.flip, gen)
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        logits, gates = model.forward_gates(xb)
+        ce = F.cross_entropy(logits, yb)
+        loss = ce
+        if gates:
+            coh, coup = mwt_losses(gates, yb)
+            loss = ce + cfg.alpha * coh + cfg.beta * coup
+            totals["cohesion"] += float(coh.detach()) * len(idx)
+            totals["coupling"] += float(coup.detach()) * len(idx)
+            _count_fired(fired, gates, yb, num_classes)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        n = len(idx)
+        seen += n
+        counts += torch.bincount(yb.cpu(), minlength=num_classes).float()
+        totals["loss"] += float(loss.detach()) * n
+        totals["ce"] += float(ce.detach()) * n
+        totals["correct"] += float((logits.argmax(1) == yb).sum())
+        reporter.step({"loss": totals["loss"] / seen, "acc": totals["correct"] / seen})
+    stats = {k: v / seen for k, v in totals.items() if k != "correct"}
+    stats["accuracy"] = totals["correct"] / seen
+    if fired:
+        stats["krr"] = running_krr(fired, counts, cfg.tau)
+    return stats
+
+
+def _count_fired(
+    fired: dict[str, torch.Tensor], gates: dict[str, torch.Tensor], y: torch.Tensor, k: int
+) -> None:
+    onehot = F.one_hot(y, k).float()
+    with torch.no_grad():
+        for name, g in gates.items():
+            c = (onehot.T @ (g > 0).float()).cpu()
+            fired[name] = fired[name] + c if name in fired else c
+
+
+def running_krr(fired: dict[str, torch.Tensor], counts: torch.Tensor, tau: float) -> float:
+    """Mean module KRR estimated from the epoch's training gates (a progress figure, not the final one)."""
+    freq = [f / counts.clamp_min(1)[:, None] for f in fired.values()]
+    kept = sum((f >= tau).sum(1) for f in freq)
+    total = sum(f.shape[1] for f in freq)
+    return float(kept.float().mean() / total)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: CNN, x: torch.Tensor, batch_size: int = 512, device: torch.device | None = None
+) -> torch.Tensor:
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = [
+        model.forward_gates(x[i : i + batch_size].to(device))[0].cpu() for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.device | None = None) -> float:
+    was_training = model.training
+    acc = float((predict_logits(model, split.x, batch_size, device).argmax(1) == split.y).float().mean())
+    model.train(was_training)
+    return acc
+
+
+class Checkpoint:
+    """Per-epoch checkpoint: model and optimizer tensors in safetensors, scalars in JSON."""
+
+    def __init__(self, directory: Path, run: str) -> None:
+        self.directory = Path(directory)
+        self.tensors = self.directory / f"checkpoint-{run}.safetensors"
+        self.meta = self.directory / f"checkpoint-{run}.json"
+
+    def exists(self) -> bool:
+        return self.tensors.is_file() and self.meta.is_file()
+
+    def save(self, model, opt, sched, gen, state, cfg) -> None:
+        from safetensors.torch import save_file
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        params = [p for g in opt.param_groups for p in g["params"]]
+        for i, p in enumerate(params):
+            buf = opt.state.get(p, {}).get("momentum_buffer")
+            if buf is not None:
+                tensors[f"opt.{i}"] = buf.detach().cpu().contiguous()
+        tensors["rng"] = gen.get_state()
+        tmp = self.tensors.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(self.tensors)
+        meta = {**state, "sched_step": sched.last_epoch, "config": asdict(cfg)}
+        self.meta.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    def load(self, model, opt, sched, gen, cfg) -> dict:
+        from safetensors.torch import load_file
+
+        meta = json.loads(self.meta.read_text(encoding="utf-8"))
+        if meta["config"] != asdict(cfg):
+            raise InvalidInputError(
+                "the checkpoint was made with a different recipe",
+                where=str(self.meta),
+                hint="resume with the same options, or drop --resume to start over",
+            )
+        tensors = load_file(str(self.tensors))
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        params = [p for g in opt.param_groups for p in g["params"]]
+        for i, p in enumerate(params):
+            if f"opt.{i}" in tensors:
+                opt.state[p]["momentum_buffer"] = tensors[f"opt.{i}"].to(p.device)
+        step = int(meta["sched_step"])
+        for group, base in zip(opt.param_groups, sched.base_lrs, strict=True):
+            group["lr"] = base * (1 + math.cos(math.pi * step / sched.T_max)) / 2
+        sched.last_epoch = step
+        gen.set_state(tensors["rng"])
+        return {"epoch": meta["epoch"], "seconds": meta["seconds"], "history": meta["history"]}
