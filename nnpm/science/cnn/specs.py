@@ -284,6 +284,7 @@ for _name in FAMILY_NAMES:
             description=_DESCRIPTIONS[_name] + _COMMON,
             shapes=cnn_shapes,
             builder=f"nnpm.science.cnn.models:build_{_name}",
+            fuser="nnpm.science.cnn.fuse:fuse",
         )
     )
 

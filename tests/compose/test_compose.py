@@ -1,0 +1,129 @@
+import pytest
+import torch
+
+from nnpm import api
+from nnpm.compose.assemble import compose
+from nnpm.compose.evaluate import composite_accuracy, evaluate
+from nnpm.compose.workflow import compose_package, evaluate_package
+from nnpm.datasets import digits
+from nnpm.errors import CompositionError
+
+
+@pytest.fixture(scope="module")
+def data():
+    return digits.load()
+
+
+def test_compose_returns_a_classifier_over_its_classes(digits_modules, data):
+    net = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
+    assert net.classes == ("3", "8")
+    scores = net(data.test.x[:5])
+    assert scores.shape == (5, 2) and torch.all(scores <= 0)  # calibrated log-probabilities
+    accuracy, samples, per_class = composite_accuracy(net, data.test, data)
+    assert samples == int(((data.test.y == 3) | (data.test.y == 8)).sum())
+    assert accuracy > 0.8 and set(per_class) == {"3", "8"}
+
+
+def test_a_composite_package_depends_on_its_modules_and_loads_back(digits_modules, tmp_path, data):
+    report = compose_package(
+        ["digits/digit-3-module", "digits/digit-8-module"],
+        "mine/three-eight",
+        tmp_path / "c",
+        dataset="digits",
+    )
+    manifest = report.manifest
+    assert manifest.kind == "composite" and set(manifest.files) == {"README.md"}  # it adds nothing
+    assert {str(d.name): str(d.specifier) for d in manifest.dependencies} == {
+        "digits/digit-3-module": "==1.0.0",
+        "digits/digit-8-module": "==1.0.0",
+    }
+    assert all(d.sha256 for d in manifest.dependencies)
+    api.publish(tmp_path / "c")
+    api.install(["mine/three-eight"], project=False)
+    loaded = api.load("mine/three-eight", project=False)
+    direct = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
+    assert torch.allclose(loaded(data.test.x), direct(data.test.x))
+    result = evaluate_package("mine/three-eight")
+    assert result.value == pytest.approx(manifest.metrics.accuracy.value, abs=1e-6)
+
+
+def test_two_modules_for_one_class_are_refused_without_replace(digits_modules):
+    with pytest.raises(CompositionError, match="two modules serve class '3'.*--replace"):
+        compose("digits/digit-3-module", "digits/digit-3-module", project=False)
+
+
+def test_composing_a_model_is_refused(digits_modules):
+    with pytest.raises(CompositionError, match="digits/simcnn is a model, not a module"):
+        compose("digits/simcnn", "digits/digit-3-module", project=False)
+
+
+def test_replace_patches_one_class_and_reports_per_class_precision_recall(digits_modules, tmp_path):
+    report = compose_package(
+        ["digits/digit-3-module", "digits/digit-8-module"],
+        "mine/patched",
+        tmp_path / "p",
+        replace={"8": "digits/digit-8-module==1.0.0"},
+        dataset="digits",
+    )
+    assert report.before is not None and set(report.before.per_class) == {"3", "8"}
+    with pytest.raises(CompositionError, match="does not serve class '8'"):
+        compose(
+            "digits/digit-3-module",
+            "digits/digit-8-module",
+            replace={"8": "digits/digit-5-module"},
+            project=False,
+        )
+
+
+def test_finetune_trains_only_the_score_adjustment_selected_on_validation(digits_modules, tmp_path, data):
+    report = compose_package(
+        ["digits/digit-3-module", "digits/digit-8-module"], "mine/tuned", tmp_path / "t",
+        dataset="digits", finetune=True, epochs=20,
+    )  # fmt: skip
+    assert set(report.manifest.files) == {"README.md", "weights.safetensors"}
+    assert report.manifest.provenance["finetune_selected_epoch"] >= 0
+    api.publish(tmp_path / "t")
+    api.install(["mine/tuned"], project=False)
+    loaded = api.load("mine/tuned", project=False)
+    assert loaded.adjust is not None and evaluate(loaded, data).value > 0.8
+
+
+def test_module_eval_recomputes_the_manifest_claim(digits_modules):
+    result = evaluate_package("digits/digit-3-module")
+    assert result.metric == "one-vs-rest balanced accuracy"
+    assert result.value == pytest.approx(result.claimed, abs=1e-4)
+
+
+def test_modules_of_one_installed_model_run_one_fused_forward_exact_to_the_model(digits_modules, data):
+    from nnpm.science.cnn.fuse import union_of_kernels
+    from nnpm.science.cnn.models import CNN
+
+    fused = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
+    assert fused.mode == "fused"
+    model: CNN = api.load("digits/simcnn", project=False)
+    union = union_of_kernels([p.manifest for p in fused.parts_info])
+    masks = {}
+    for layer, kept in union.items():
+        mask = torch.zeros(model.lay.full_width[layer])
+        mask[list(kept)] = 1.0
+        masks[layer] = mask
+    with torch.no_grad():
+        logits, _ = model.forward_gates(data.test.x, masks)
+        expected = torch.cat(
+            [
+                torch.log_softmax(logits / p.manifest.architecture.params["temperature"], 1)[:, [int(c)]]
+                for p, c in zip(fused.parts_info, (3, 8), strict=True)
+            ],
+            dim=1,
+        )
+        assert torch.allclose(fused(data.test.x), expected, atol=1e-5)
+        batched = torch.cat([p.network(data.test.x) for p in fused.parts_info], dim=1)
+    # both ways agree on the decision for nearly every sample of the two classes
+    keep = (data.test.y == 3) | (data.test.y == 8)
+    agree = (fused(data.test.x[keep]).argmax(1) == batched[keep].argmax(1)).float().mean()
+    assert agree > 0.95
+
+
+def test_without_the_source_model_installed_the_composite_runs_its_modules_batched(digits_modules):
+    api.uninstall(["digits/simcnn"], project=False)
+    assert compose("digits/digit-3-module", "digits/digit-8-module", project=False).mode == "batched"
