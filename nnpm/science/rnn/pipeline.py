@@ -119,7 +119,6 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
             "decomposition_seconds": round(result.seconds, 3),
             "decomposition_mode": config.mode,
             "composed_accuracy": None if composed is None else round(composed, 6),
-            "binary_accuracy_metric": "one-vs-rest accuracy of p(positive) > 0.5 on non-padding test positions",
         }
         extra = {k: v for k, v in extra.items() if v is not None}
         manifest = Manifest(
@@ -144,7 +143,11 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
                 retained={f"rnn.{i}": [int(v) for v in k] for i, k in enumerate(m.keep)},
             ),  # fmt: skip
             metrics=pk.units_metrics(
-                m.net.rnn.sizes, net.rnn.sizes, _acc(binary, data, "binary-accuracy"), source_acc, extra
+                m.net.rnn.sizes,
+                net.rnn.sizes,
+                _acc(binary, data, "one-vs-rest balanced accuracy"),
+                source_acc,
+                extra,
             ),
             dependencies=(pk.pin(emb_manifest), pk.pin(model)),
             provenance={
@@ -159,10 +162,16 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
 
 
 def _binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
+    """One-vs-rest balanced accuracy of the decision p(class) >= 0.5 on non-padding positions
+    (the figure `nnpm eval` measures for a module)."""
     from nnpm.datasets.text import IGNORE
 
     valid = y != IGNORE
-    return float(((scores[valid] > torch.log(torch.tensor(0.5))) == (y[valid] == cls)).float().mean())
+    decided = scores[valid] >= torch.log(torch.tensor(0.5))
+    positive = y[valid] == cls
+    tpr = decided[positive].float().mean() if positive.any() else torch.tensor(0.0)
+    tnr = (~decided[~positive]).float().mean() if (~positive).any() else torch.tensor(0.0)
+    return float((tpr + tnr) / 2)
 
 
 def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> TextData:

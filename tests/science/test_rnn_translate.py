@@ -1,0 +1,79 @@
+"""Encoder-decoder language modules, BLEU, routing and the add-a-language scenario (tiny sizes)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnpm.datasets import num2words_data
+from nnpm.datasets.vocab import Vocab
+from nnpm.errors import CompositionError
+from nnpm.science.rnn import decompose as dec
+from nnpm.science.rnn import packaging as pk
+from nnpm.science.rnn import translate as tr
+from nnpm.science.rnn.bleu import corpus_bleu
+from nnpm.science.rnn.train import TrainConfig
+
+CFG = TrainConfig(cell="gru", layers=2, hidden=16, embedding_dim=8, epochs=2, batch_size=32, lr=1e-2)
+DCFG = dec.DecomposeConfig(cap=0.2, positives=100, pool=200)
+
+
+def test_bleu_counts_4_grams_and_brevity():
+    ref = list("quatre-vingt")
+    assert corpus_bleu([ref], [ref]) == pytest.approx(1.0)
+    assert corpus_bleu([ref[:6]], [ref], 1) == pytest.approx(torch.exp(torch.tensor(1 - 12 / 6)).item())
+    shuffled = ["q", "t", "a", "u", "r", "e"]  # same letters, no shared 4-gram
+    assert corpus_bleu([shuffled], [list("quatre")], 1) == pytest.approx(1.0)
+    assert corpus_bleu([shuffled], [list("quatre")], 4) == 0.0
+
+
+def test_numbers_split_by_number_and_language_tokens_reserved():
+    data = num2words_data.load(languages=("fr", "de"), limit=100)
+    train_src = {tuple(r) for r in data.train.x.tolist()}
+    assert not train_src & {tuple(r) for r in data.test.x.tolist()}
+    assert "<2it>" in data.vocab.tokens and data.classes == ("fr", "de")
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mt")
+    data_a = num2words_data.load(languages=("fr", "de"), vocab_languages=("fr", "de", "it"), limit=150)
+    a = tr.train_model(data_a, CFG, root / "a", "numbers")
+    data_b = num2words_data.load(languages=("fr", "it"), vocab=Vocab(a["net"].embedding.tokens), limit=150)
+    b = tr.train_model(data_b, CFG, root / "b", "numbers-b", embedding=(a["embedding"], a["net"].embedding))
+    return root, data_a, a, data_b, b
+
+
+def test_language_module_prunes_only_the_decoder(two_models):
+    root, data_a, a, _, _ = two_models
+    done = tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
+    fr = done["modules"][0]
+    assert str(fr.name) == "numbers/fr-module" and fr.source.classes == ("fr",)
+    params = fr.architecture.params
+    assert params["encoder_sizes"] == [16, 16] and all(s <= 16 for s in params["decoder_sizes"])
+    assert sum(params["decoder_sizes"]) < 32  # some decoder units were removed
+    assert fr.metrics.retained == sum(params["decoder_sizes"]) and fr.metrics.total == 32
+    net = done["nets"]["fr"]
+    with pytest.raises(Exception, match="does not serve"):
+        net.generate(data_a.test.x[:2], "de", 5, 2)
+    out = net(data_a.test.x[:2], torch.ones(2, 3, dtype=torch.int64))
+    assert torch.allclose(out.exp().sum(-1), torch.ones(2, 3), atol=1e-4)  # log-probabilities
+
+
+def test_add_a_language_from_a_second_model_on_the_same_embedding(two_models):
+    root, data_a, a, data_b, b = two_models
+    tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
+    tr.decompose_model(b["model"], b["net"], a["embedding"], data_b, root / "b", DCFG, languages=["it"])
+    loaded = [
+        pk.load_directory(root / "a" / "fr-module"),
+        pk.load_directory(root / "b" / "it-module", search=[root / "a"]),
+    ]
+    assert pk.check_embeddings([m for m, _, _ in loaded]).startswith("numbers/embedding==1.0.0")
+    data = num2words_data.load(languages=("fr", "it"), vocab=Vocab(a["net"].embedding.tokens), limit=150)
+    langs = [data.classes[g] for g in data.test.group.tolist()]
+    hyps = tr.route([n for _, n, _ in loaded], data.test.x, langs, data.max_len, data.meta["eos_id"])
+    assert len(hyps) == len(langs)
+    with pytest.raises(CompositionError, match="no module serves de"):
+        tr.route([n for _, n, _ in loaded], data.test.x[:1], ["de"], 5, data.meta["eos_id"])
+    scores = tr.bleu_scores([n for _, n, _ in loaded], data)
+    assert 0.0 <= scores["bleu4"] <= scores["bleu1"] <= 1.0
