@@ -335,7 +335,6 @@ def modularize(
     packaging.model_name(namespace, family)
     out = Path(out)
     ckpt = out / ".checkpoints"
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     std = None
     if train_baseline:
         std = train_standard(
