@@ -1,9 +1,11 @@
 """`nnpm quickstart`: nnpm's main job end to end, on data bundled with nnpm.
 
-Train a small network on the bundled digits, package it, publish it to the embedded
-local registry, install it from there, load it back through nnpm.load (hash checks
-included) and evaluate it on the held-out test split. Each step is the same library
-call a user would make.
+Modularize a small CNN on the bundled digits (MwT: the standard baseline and the
+modular model trained with one recipe, one module cut out per class), publish the
+model and its modules to the embedded local registry, install two modules, load them
+(hash checks included) and measure them, then compose the two into a classifier
+without any training, publish it and measure it. Each step is the library call a
+user would make.
 """
 
 from __future__ import annotations
@@ -15,136 +17,103 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from nnpm.errors import ImmutableVersionError
-from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName
 
 Say = Callable[[str], None]
+NAMESPACE = "quickstart"
+EPOCHS = 12
+PAIR = ("3", "8")  # two digits that are easy to confuse: a fair test of a two-module composite
+
+
+@dataclass(frozen=True)
+class ModuleResult:
+    package: str
+    kernel_retention: float
+    balanced_accuracy: float
 
 
 @dataclass(frozen=True)
 class QuickstartResult:
-    package: str
     registry: str
-    directory: Path
-    test_accuracy: float
-    claimed_accuracy: float
+    model: str
+    standard_accuracy: float
+    modular_accuracy: float
+    modules: tuple[ModuleResult, ...]
+    composite: str
+    composite_mode: str
+    composite_accuracy: float
     seconds: float
 
 
-def train_digits_mlp(*, seed: int = 0, epochs: int = 60, hidden: tuple[int, ...] = (64, 32)):
-    """Train an MLP on digits (full-batch Adam, fixed epochs, no selection on any split).
+def next_free_version(name: str, registry: str | None) -> str:
+    """Published versions are immutable and a retrained model differs (its timings do), so
+    every run publishes the next patch version: 1.0.0, then 1.0.1, ..."""
+    from nnpm.registry.config import open_registry
 
-    Returns (module, data, architecture). Deterministic for a given seed on CPU.
-    """
-    import torch
-
-    from nnpm.datasets import digits
-    from nnpm.nn import families
-
-    torch.manual_seed(seed)
-    data = digits.load()
-    mean, std = data.channel_stats()
-    arch = Architecture(
-        family="mlp",
-        input=InputSpec(shape=data.input_shape, mean=mean, std=std),
-        params={"hidden": list(hidden), "num_outputs": len(data.classes)},
-    )
-    model = families.build(arch)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(epochs):
-        optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(data.train.x), data.train.y)
-        loss.backward()
-        optimiser.step()
-    return model.eval(), data, arch
-
-
-def accuracy(model, split) -> float:
-    import torch
-
-    with torch.no_grad():
-        return float((model(split.x).argmax(1) == split.y).float().mean())
-
-
-def build_digits_mlp_package(
-    directory: Path, *, name: str = "digits/mlp", version: str = "1.0.0", seed: int = 0, epochs: int = 60
-) -> Manifest:
-    """Train the digits MLP and write it as a packed package directory."""
-    from nnpm.package.writer import write_package
-
-    model, data, arch = train_digits_mlp(seed=seed, epochs=epochs)
-    acc = accuracy(model, data.test)
-    manifest = Manifest(
-        name=PackageName.parse(name),
-        version=Version(version),
-        kind="model",
-        description="A small MLP digit classifier trained on the digits data bundled with nnpm.",
-        license="BSD-3-Clause",
-        source=Source(dataset="digits", method="supervised", classes=data.classes, all_classes=data.classes),
-        architecture=arch,
-        metrics=Metrics(
-            unit="parameters",
-            accuracy=Accuracy(round(acc, 6), "accuracy", "digits", "test"),
-            extra={"val_accuracy": round(accuracy(model, data.val), 6)},
-        ),
-        provenance={
-            "seed": seed,
-            "epochs": epochs,
-            "optimizer": "adam lr=0.01 full batch",
-            "split": data.split_note,
-        },
-    )
-    return write_package(directory, manifest, model.state_dict())
+    published = [v.version for v in open_registry(registry).versions(PackageName.parse(name))]
+    if not published:
+        return "1.0.0"
+    major, minor, patch = (max(published).release + (0, 0))[:3]
+    return str(Version(f"{major}.{minor}.{patch + 1}"))
 
 
 def run_quickstart(
     workdir: Path, *, registry: str | None = None, say: Say = lambda _: None
 ) -> QuickstartResult:
-    """Train -> package -> publish -> install -> load -> evaluate, reporting each step through `say`."""
+    """Modularize -> publish -> install -> load -> evaluate -> compose -> evaluate."""
     from nnpm import api
-    from nnpm.datasets import digits
+    from nnpm.compose.workflow import compose_package, evaluate_package
+    from nnpm.datasets.images import load_image_dataset
+    from nnpm.science.cnn.mwt import modularize
+    from nnpm.science.cnn.train import TrainConfig
 
     start = time.perf_counter()
-    package_dir = Path(workdir) / "digits-mlp"
-    say("training a small MLP on the bundled digits (seed 0, 60 full-batch epochs)")
-    manifest = build_digits_mlp_package(package_dir, name="quickstart/digits-mlp")
-    result = _publish_next_free_version(package_dir, manifest, registry, say)
-    say(f"installing {result.manifest.id}")
-    api.install([result.manifest.id], registry=registry, project=False)
-    model = api.load(result.manifest.id, project=False)
-    test_acc = accuracy(model, digits.load().test)
+    workdir = Path(workdir)
+    version = next_free_version(f"{NAMESPACE}/simcnn", registry)
+    data = load_image_dataset("digits", seed=0)
+    cfg = TrainConfig(epochs=EPOCHS, batch_size=64, lr=0.05, seed=0)
     say(
-        f"loaded {model.manifest.id}: test accuracy {test_acc:.4f} (manifest claims {model.manifest.metrics.accuracy.value:.4f})"
+        f"modularizing a SimCNN (width 1/8) on the bundled digits: {cfg.epochs} epochs, seed {cfg.seed}, {data.split_note}"
     )
+    report = modularize(data, "simcnn", 0.125, cfg, workdir / "build", NAMESPACE, version=version)
+    say(f"standard accuracy {report.standard_accuracy:.4f}, modular {report.modular_accuracy:.4f}, "
+        f"mean module kernel retention {report.mean_krr:.1%}")  # fmt: skip
+    for directory in [workdir / "build" / "simcnn", *sorted((workdir / "build").glob("*-module"))]:
+        api.publish(directory, registry=registry)
+    say(
+        f"published {report.model_package} and {len(report.modules)} modules to registry {registry or 'local'}"
+    )
+    rows = {row.class_name: row for row in report.modules}
+    specs = [rows[c].package for c in PAIR]
+    api.install(specs, registry=registry, project=False)
+    modules = tuple(_measure_module(spec, rows, say) for spec in specs)
+    composite = f"{NAMESPACE}/three-eight"
+    built = compose_package(specs, composite, workdir / "three-eight", version=version, dataset="digits")
+    api.publish(workdir / "three-eight", registry=registry)
+    api.install([built.manifest.id], registry=registry, project=False)
+    loaded = api.load(built.manifest.id, project=False)
+    measured = evaluate_package(built.manifest.id)
+    say(f"composed {built.manifest.id} from the two modules ({loaded.mode} forward, no training): "
+        f"accuracy {measured.value:.4f} on the test images of {' and '.join(PAIR)}")  # fmt: skip
     return QuickstartResult(
-        package=result.manifest.id,
-        registry=result.registry,
-        directory=package_dir,
-        test_accuracy=test_acc,
-        claimed_accuracy=model.manifest.metrics.accuracy.value,
+        registry=registry or "local",
+        model=report.model_package,
+        standard_accuracy=report.standard_accuracy,
+        modular_accuracy=report.modular_accuracy,
+        modules=modules,
+        composite=built.manifest.id,
+        composite_mode=loaded.mode,
+        composite_accuracy=measured.value,
         seconds=time.perf_counter() - start,
     )
 
 
-def _publish_next_free_version(package_dir: Path, manifest: Manifest, registry: str | None, say: Say):
-    """Published versions are immutable: a re-run whose bytes differ takes the next patch version."""
-    from dataclasses import replace
+def _measure_module(spec: str, rows: dict, say: Say) -> ModuleResult:
+    from nnpm.compose.workflow import evaluate_package
 
-    from nnpm import api
-    from nnpm.fsutil import atomic_write_text
-    from nnpm.package.pack import pack
-
-    while True:
-        try:
-            result = api.publish(package_dir, registry=registry)
-            say(
-                f"published {result.manifest.id} to registry {result.registry}"
-                + ("" if result.created else " (already there)")
-            )
-            return result
-        except ImmutableVersionError:
-            major, minor, patch = manifest.version.release[:3]
-            manifest = replace(manifest, version=Version(f"{major}.{minor}.{patch + 1}"), files={})
-            atomic_write_text(package_dir / "nnpm.toml", manifest.to_toml())
-            manifest = pack(package_dir)
+    result = evaluate_package(spec)
+    row = next(r for r in rows.values() if r.package == spec)
+    say(
+        f"installed and loaded {spec}: keeps {row.krr:.1%} of the kernels, {result.metric} {result.value:.4f}"
+    )
+    return ModuleResult(spec, row.krr, result.value)

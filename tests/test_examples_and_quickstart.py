@@ -6,7 +6,7 @@ from nnpm import api
 from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, parse_toml
 from nnpm.package.pack import check_package
-from nnpm.quickstart import run_quickstart
+from nnpm.quickstart import next_free_version, run_quickstart
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "packages"
 
@@ -39,10 +39,25 @@ def test_the_example_lock_and_project_files_validate(tmp_path, workdir):
     )  # read_lock validates against the schema
 
 
-def test_quickstart_trains_publishes_installs_loads_and_evaluates(tmp_path):
+def test_quickstart_modularizes_publishes_installs_composes_and_evaluates(tmp_path):
     result = run_quickstart(tmp_path)
-    assert result.package == "quickstart/digits-mlp==1.0.0"
-    assert result.test_accuracy > 0.9
-    assert abs(result.test_accuracy - result.claimed_accuracy) < 1e-5
-    again = run_quickstart(tmp_path)  # a rerun is reproducible: the same bytes, an idempotent publish
-    assert again.package == result.package
+    assert result.model == "quickstart/simcnn==1.0.0"
+    assert [m.package for m in result.modules] == [
+        "quickstart/digit-3-module==1.0.0",
+        "quickstart/digit-8-module==1.0.0",
+    ]
+    assert all(0 < m.balanced_accuracy <= 1 and 0 < m.kernel_retention <= 1 for m in result.modules)
+    assert result.composite == "quickstart/three-eight==1.0.0" and result.composite_mode == "fused"
+    assert result.composite_accuracy > 0.8
+    installed = {f"{p.name}=={p.version}" for p in api.list_installed()}
+    assert {result.model, result.composite, *(m.package for m in result.modules)} <= installed
+    assert api.verify() == []
+
+
+def test_a_quickstart_rerun_publishes_the_next_version(tmp_path):
+    from tests.factories import publish
+
+    assert next_free_version("quickstart/simcnn", None) == "1.0.0"
+    publish(tmp_path, "quickstart/simcnn", "1.0.0")
+    publish(tmp_path, "quickstart/simcnn", "1.0.3")
+    assert next_free_version("quickstart/simcnn", None) == "1.0.4"

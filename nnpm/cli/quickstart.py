@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -16,13 +17,17 @@ from nnpm.cli.package import registry_option
 @registry_option
 @json_option
 def quickstart(workdir: Path, registry: str | None, as_json: bool) -> None:
-    """Train, package, publish, install, load and evaluate, on data bundled with nnpm."""
+    """Modularize a small CNN on bundled digits, publish its modules, install two, compose them, evaluate."""
     from nnpm.quickstart import run_quickstart
 
     result = run_quickstart(workdir, registry=registry, say=info)
     if as_json:
-        emit_json({"package": result.package, "registry": result.registry, "test_accuracy": result.test_accuracy,
-                   "claimed_accuracy": result.claimed_accuracy, "seconds": round(result.seconds, 2)})  # fmt: skip
-    else:
-        click.echo(f"{result.package}: test accuracy {result.test_accuracy:.4f} "
-                   f"(claimed {result.claimed_accuracy:.4f}), {result.seconds:.1f} s end to end")  # fmt: skip
+        emit_json(asdict(result))
+        return
+    click.echo(f"model {result.model}: standard accuracy {result.standard_accuracy:.4f}, "
+               f"modular {result.modular_accuracy:.4f}")  # fmt: skip
+    for module in result.modules:
+        click.echo(f"module {module.package}: kernel retention {module.kernel_retention:.1%}, "
+                   f"balanced accuracy {module.balanced_accuracy:.4f}")  # fmt: skip
+    click.echo(f"composite {result.composite} ({result.composite_mode}): accuracy {result.composite_accuracy:.4f}; "
+               f"{result.seconds:.0f} s end to end")  # fmt: skip
