@@ -76,6 +76,13 @@ def _build(directory: Path, manifest: Manifest, store: Store) -> torch.nn.Module
         raise ArchitectureError(
             f"{manifest.id} has no [architecture] to build", where=str(directory / MANIFEST_NAME)
         )
+    vocabulary = manifest.architecture.vocabulary
+    if vocabulary and vocabulary not in {str(d.name) for d in manifest.dependencies}:
+        raise ArchitectureError(
+            f"architecture.vocabulary names {vocabulary}, which is not among [dependencies]",
+            where=str(directory / MANIFEST_NAME),
+            hint="a package depends on the embedding it reads tokens with (by ==version and sha256)",
+        )
     context = families.BuildContext(directory, manifest, _LazyDependencies(manifest, store))
     module = families.build(manifest.architecture, context)
     state: dict[str, torch.Tensor] = {}

@@ -35,8 +35,23 @@ def find_embedding(spec: str, roots: list[Path]) -> Path:
                             f"{m.id} is a {m.kind}, not an embedding package", where=str(candidate)
                         )
                     return candidate
-    raise DataError(f"embedding package {spec} not found in {', '.join(str(r) for r in roots)}",
-                    hint="pass --embedding-dir with the embedding package's directory")  # fmt: skip
+    installed = _installed(spec)
+    if installed is not None:
+        return installed
+    raise DataError(f"embedding package {spec} not found in {', '.join(str(r) for r in roots)} nor installed",
+                    hint=f"`nnpm install {spec}`, or pass --embedding-dir with its directory")  # fmt: skip
+
+
+def _installed(spec: str) -> Path | None:
+    """The store's copy of an installed package (files re-hashed by whoever loads it)."""
+    from nnpm.errors import NotInstalledError
+    from nnpm.package.naming import Requirement
+    from nnpm.store.store import Store
+
+    try:
+        return Store().find(Requirement.parse(spec)).path
+    except NotInstalledError:
+        return None
 
 
 def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,

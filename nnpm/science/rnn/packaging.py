@@ -144,9 +144,15 @@ def _find_dependency(dep: Dependency, roots: Sequence[Path]) -> Path:
             found = Manifest.read(candidate / MANIFEST_NAME)
             if found.name == dep.name and (dep.sha256 is None or found.digest() == dep.sha256):
                 return candidate
+    from nnpm.store.store import Store
+
+    installed = [p for p in Store().installed() if p.name == dep.name and dep.requirement.allows(p.version)]
+    for pkg in installed:
+        if dep.sha256 is None or pkg.sha256 == dep.sha256:
+            return pkg.path
     raise DataError(
-        f"embedding package {dep.name}{dep.specifier} (sha256 {dep.sha256}) not found beside the model",
-        hint="keep the embedding package directory next to the model's, or pass --embedding-dir",
+        f"embedding package {dep.name}{dep.specifier} (sha256 {dep.sha256}) not found beside the model nor installed",
+        hint="keep the embedding package directory next to the model's, pass --embedding-dir, or install it",
     )
 
 
