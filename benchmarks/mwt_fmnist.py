@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="build/bench-fmnist")
+    ap.add_argument(
+        "--namespace", default="fmnist", help="package namespace (two runs published together need two)"
+    )
     args = ap.parse_args(argv)
     data = load_image_dataset("fashion-mnist", args.data_dir, seed=args.seed, max_train=args.max_train)
     cfg = TrainConfig(
@@ -59,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         tau=args.tau,
         seed=args.seed,
     )
-    report = modularize(data, args.arch, args.width, cfg, Path(args.out), "fmnist", reporter=LogReporter())
+    report = modularize(
+        data, args.arch, args.width, cfg, Path(args.out), args.namespace, reporter=LogReporter()
+    )
     d = report.to_dict()
     print(
         f"\n{args.arch} width {args.width}, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, "

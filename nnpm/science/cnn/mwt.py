@@ -410,10 +410,23 @@ def modularize(
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
     write_packages(out, namespace, version, model, arch, modules, report, provenance)
+    if std is not None:
+        write_standard_package(out, namespace, version, std.model.cpu().eval(), data, family, width, pad, resize,
+                               report, provenance)  # fmt: skip
     import json
 
     (out / "results.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     return report
+
+
+def write_standard_package(out: Path, namespace: str, version: str, model: CNN, data: LabelledData, family: str,
+                           width: float, pad: int, resize: int, report: Report, provenance: dict[str, Any]) -> Manifest:  # fmt: skip
+    """build/<ns>/<family>-standard: the baseline, published beside the modular model for reference."""
+    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
+    name = packaging.model_name(namespace, f"{family}-standard")
+    manifest = packaging.standard_manifest(name, version, arch, report.dataset, tuple(report.classes),
+                                           report.standard_accuracy, provenance)  # fmt: skip
+    return packaging.write(out / f"{family}-standard", manifest, model.state_dict())
 
 
 def quickstart_digits(

@@ -66,6 +66,31 @@ def model_manifest(
     )
 
 
+def standard_manifest(
+    name: PackageName,
+    version: str,
+    arch: Architecture,
+    dataset: str,
+    classes: tuple[str, ...],
+    accuracy: float,
+    provenance: dict[str, Any],
+) -> Manifest:
+    """The baseline trained with the same recipe, no gates: the reference sub-task accuracies
+    (and composites) are measured against."""
+    return Manifest(
+        name=name,
+        version=parse_version(version, where="--version"),
+        kind="model",
+        description=f"standard (non-modular) {arch.family} (width {arch.params['width']}) trained on {dataset} "
+        "with the MwT recipe, cross-entropy only; the baseline of its modular model",
+        license=LICENSE,
+        source=Source(dataset=dataset, method="supervised", classes=classes, all_classes=classes),
+        architecture=arch,
+        metrics=Metrics(unit="kernels", accuracy=Accuracy(accuracy, "accuracy", dataset, "test")),
+        provenance=provenance,
+    )
+
+
 def module_manifest(
     name: PackageName,
     model: Manifest,
