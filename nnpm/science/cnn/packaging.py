@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +78,13 @@ def standard_manifest(
 ) -> Manifest:
     """The baseline trained with the same recipe, no gates: the reference sub-task accuracies
     (and composites) are measured against."""
-    return Manifest(
-        name=name,
-        version=parse_version(version, where="--version"),
-        kind="model",
+    base = model_manifest(name, version, arch, dataset, classes, accuracy, {}, provenance, 0)
+    return replace(
+        base,
         description=f"standard (non-modular) {arch.family} (width {arch.params['width']}) trained on {dataset} "
         "with the MwT recipe, cross-entropy only; the baseline of its modular model",
-        license=LICENSE,
-        source=Source(dataset=dataset, method="supervised", classes=classes, all_classes=classes),
-        architecture=arch,
-        metrics=Metrics(unit="kernels", accuracy=Accuracy(accuracy, "accuracy", dataset, "test")),
-        provenance=provenance,
+        source=replace(base.source, method="supervised"),
+        metrics=Metrics(unit="kernels", accuracy=base.metrics.accuracy),
     )
 
 
