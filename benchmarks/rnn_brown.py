@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from _results import emit  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets import brown
 from nnpm.science.rnn import decompose as dec
@@ -79,11 +80,7 @@ def main() -> None:
     for cell in args.cells.split(","):
         for layers in (int(v) for v in args.layers.split(",")):
             row = run_one(data, cell, layers, args)
-            line = json.dumps(row)
-            print(line, flush=True)
-            if args.out:
-                with args.out.open("a") as fh:
-                    fh.write(line + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import torch
+from _results import emit  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets import chatterbot
 from nnpm.science.rnn import decompose as dec
@@ -52,11 +53,7 @@ def main() -> None:
                 row[mode] = {"composed": round(acc, 4), "delta_points": round(100 * (acc - mono), 2),
                              "retained_mean": round(sum(kept) / len(kept), 1), "total": sum(net.rnn.sizes),
                              "seconds": round(d.seconds, 1)}  # fmt: skip
-            line = json.dumps(row)
-            print(line, flush=True)
-            if args.out:
-                with args.out.open("a") as fh:
-                    fh.write(line + "\n")
+            emit(row, args.out)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ served alone. A model with an embedding of its own is refused. Prints one JSON o
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
+
+from _results import emit  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets import num2words_data
 from nnpm.datasets.vocab import Vocab
@@ -48,9 +49,7 @@ def main() -> None:
         a = tr.train_model(data_a, cfg, root / "a", "numbers")
         emb_manifest, _, _ = pk.load_directory(root / "a" / "embedding")
         _, emb_net, _ = pk.load_directory(root / "a" / "embedding")
-        data_b = num2words_data.load(
-            languages=("fr", "it"), vocab=Vocab(emb_net.tokens), seed=args.seed
-        )
+        data_b = num2words_data.load(languages=("fr", "it"), vocab=Vocab(emb_net.tokens), seed=args.seed)
         b = tr.train_model(
             data_b, cfg, root / "b", "numbers-b", embedding=(a["embedding"], a["net"].embedding)
         )
@@ -92,11 +91,7 @@ def main() -> None:
             report["refusal"] = "NOT REFUSED"
         except CompositionError as exc:
             report["refusal"] = exc.one_line()
-    line = json.dumps(report)
-    print(line, flush=True)
-    if args.out:
-        with args.out.open("a") as fh:
-            fh.write(line + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from nnpm.errors import (
 from nnpm.package.manifest import Manifest
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry import config as registry_config
-from nnpm.registry.base import PublishResult, Registry, VersionInfo
+from nnpm.registry.base import PublishResult, VersionInfo
 from nnpm.resolve.lock import Lock, LockedPackage, canonical_requires, read_lock, write_lock
 from nnpm.resolve.project import Project, find_project, set_requirements
 from nnpm.resolve.resolver import Resolution, ResolveReporter, resolve
@@ -328,7 +328,3 @@ def resolve_installed(spec: str, *, project: Project | None | bool = True) -> In
         if pkg is not None and pkg.sha256 == locked.sha256:
             return pkg
     return store.find(req)
-
-
-def open_registry(name: str | None = None) -> Registry:
-    return registry_config.open_registry(name)

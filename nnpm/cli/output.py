@@ -1,10 +1,8 @@
-"""How commands talk to people and scripts: quiet mode, --json, one-line messages, progress bars."""
+"""How commands talk to people and scripts: quiet mode, --json and one-line messages."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -30,20 +28,3 @@ def emit_json(data: Any) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-
-
-@contextmanager
-def progress_bar(total: int | None, desc: str, unit: str = "B") -> Iterator[Any]:
-    """A tqdm bar on stderr for long work; silent with -q or when stderr is not a terminal."""
-    from tqdm import tqdm
-
-    with tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        unit_scale=unit == "B",
-        disable=True if is_quiet() else None,
-        leave=False,
-        dynamic_ncols=True,
-    ) as bar:
-        yield bar

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 import tomlkit
 
@@ -153,7 +152,3 @@ def open_registries(primary: str | None = None) -> list[Registry]:
     first = get_config(primary).name
     names = [first] + [n for n in registries() if n != first]
     return [open_registry(n) for n in names]
-
-
-def registry_path_for_display(cfg: RegistryConfig) -> str:
-    return cfg.url if cfg.scheme == "hf" else str(Path(cfg.url.removeprefix("file://")).expanduser())

@@ -27,7 +27,7 @@ from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError,
 from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_file
 from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
-from nnpm.package.naming import PackageName, parse_version
+from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
 from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
 
@@ -185,7 +185,3 @@ def _index_row(manifest: Manifest, digest: str) -> dict:
         "published": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return {k: v for k, v in row.items() if v not in ("", [], {})}
-
-
-def version_key(text: str) -> Version:
-    return parse_version(text)

@@ -53,54 +53,38 @@ def new_model(arch: Architecture, seed: int) -> CNN:
     return build_cnn(arch)
 
 
-def train_standard(
+def train_standard(data: LabelledData, family: str, width: float, cfg: TrainConfig, **options) -> TrainResult:
+    """The baseline: same family and recipe, no gates, cross-entropy only.
+
+    options: pad, resize, checkpoint_dir, resume, reporter (as for train_modular)."""
+    return _train(data, family, width, cfg, gated=False, **options)
+
+
+def train_modular(data: LabelledData, family: str, width: float, cfg: TrainConfig, **options) -> TrainResult:
+    """The modular model: mask generators on every conv but the first, CE + alpha*cohesion + beta*coupling.
+
+    options: pad and resize (input adaptation), checkpoint_dir and resume (per-epoch safetensors
+    checkpoints), reporter (progress hooks)."""
+    return _train(data, family, width, cfg, gated=True, **options)
+
+
+def _train(
     data: LabelledData,
     family: str,
     width: float,
     cfg: TrainConfig,
     *,
+    gated: bool,
     pad: int = 0,
     resize: int = 0,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     reporter: Reporter | None = None,
 ) -> TrainResult:
-    """The baseline: same family and recipe, no gates, cross-entropy only."""
-    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
-    return train(
-        new_model(arch, cfg.seed),
-        data,
-        cfg,
-        run="standard",
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-        reporter=reporter,
-    )
-
-
-def train_modular(
-    data: LabelledData,
-    family: str,
-    width: float,
-    cfg: TrainConfig,
-    *,
-    pad: int = 0,
-    resize: int = 0,
-    checkpoint_dir: Path | None = None,
-    resume: bool = False,
-    reporter: Reporter | None = None,
-) -> TrainResult:
-    """The modular model: mask generators on every conv but the first, CE + alpha*cohesion + beta*coupling."""
-    arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
-    return train(
-        new_model(arch, cfg.seed),
-        data,
-        cfg,
-        run="modular",
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-        reporter=reporter,
-    )
+    arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
+    run = "modular" if gated else "standard"
+    return train(new_model(arch, cfg.seed), data, cfg, run=run, checkpoint_dir=checkpoint_dir, resume=resume,
+                 reporter=reporter)  # fmt: skip
 
 
 def arch_of(

@@ -8,6 +8,7 @@ the padding work on CPU without changing the loss.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -86,6 +87,34 @@ def train_sequence(
     reporter: Reporter = NULL,
 ) -> TrainResult:
     """Cross-entropy training (padding ignored); keeps the weights of the best validation epoch."""
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = trim(data.train.x[idx], data.train.y[idx])
+        return net(x), y
+
+    return fit_best_on_validation(
+        net,
+        data,
+        config,
+        step,
+        lambda: accuracy(net, data.val),
+        freeze_embedding=freeze_embedding,
+        reporter=reporter,
+    )
+
+
+def fit_best_on_validation(
+    net: nn.Module,
+    data: TextData,
+    config: TrainConfig,
+    step: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    val_score: Callable[[], float],
+    *,
+    freeze_embedding: bool,
+    reporter: Reporter = NULL,
+) -> TrainResult:
+    """The loop every RNN task shares: Adam, token cross-entropy (padding ignored), gradient clipping,
+    and the epoch with the best validation score kept. `step(batch indices)` returns (outputs, targets)."""
     params = list(net.parameters()) + ([] if freeze_embedding else list(net.embedding.parameters()))
     net.embedding.embedding.weight.requires_grad_(not freeze_embedding)
     opt = torch.optim.Adam(params, lr=config.lr)
@@ -97,8 +126,7 @@ def train_sequence(
         order = batches(data.train, config.batch_size, gen)
         reporter.start(len(order), f"epoch {epoch + 1}/{config.epochs}")
         for idx in order:
-            x, y = trim(data.train.x[idx], data.train.y[idx])
-            out = net(x)
+            out, y = step(idx)
             loss = nn.functional.cross_entropy(
                 out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=IGNORE
             )
@@ -109,7 +137,7 @@ def train_sequence(
             reporter.advance(1, loss=loss.item())
         reporter.done()
         result.epoch_seconds.append(time.perf_counter() - t0)
-        score = accuracy(net, data.val)
+        score = val_score()
         result.val_scores.append(score)
         if score > best:
             best, result.best_epoch = score, epoch

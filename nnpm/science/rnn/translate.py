@@ -27,7 +27,7 @@ from nnpm.science.rnn.bleu import corpus_bleu
 from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, sample_concern, slice_stack
 from nnpm.science.rnn.models import Seq2SeqNet
 from nnpm.science.rnn.progress import NULL, Reporter
-from nnpm.science.rnn.train import TrainConfig, TrainResult, batches, new_embedding
+from nnpm.science.rnn.train import TrainConfig, TrainResult, fit_best_on_validation, new_embedding
 
 
 def decoder_inputs(
@@ -56,42 +56,15 @@ def fit(
     net: Seq2SeqNet, data: TextData, config: TrainConfig, *, freeze_embedding: bool, reporter: Reporter = NULL
 ) -> TrainResult:
     """Teacher-forced cross-entropy; keeps the epoch with the best validation token accuracy."""
-    params = list(net.parameters()) + ([] if freeze_embedding else list(net.embedding.parameters()))
-    net.embedding.embedding.weight.requires_grad_(not freeze_embedding)
-    opt = torch.optim.Adam(params, lr=config.lr)
-    gen = torch.Generator().manual_seed(config.seed)
-    result, best, best_state = TrainResult(), -1.0, None
-    for epoch in range(config.epochs):
-        t0 = time.perf_counter()
-        net.train()
-        order = batches(data.train, config.batch_size, gen)
-        reporter.start(len(order), f"epoch {epoch + 1}/{config.epochs}")
-        for idx in order:
-            src, tgt_in, y = decoder_inputs(data, data.train, idx)
-            out = net(src, tgt_in)
-            loss = nn.functional.cross_entropy(
-                out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=IGNORE
-            )
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, 5.0)
-            opt.step()
-            reporter.advance(1, loss=loss.item())
-        reporter.done()
-        result.epoch_seconds.append(time.perf_counter() - t0)
-        score = token_accuracy(net, data, data.val)
-        result.val_scores.append(score)
-        if score > best:
-            best, result.best_epoch = score, epoch
-            best_state = (
-                {k: v.clone() for k, v in net.state_dict().items()},
-                net.embedding.weight.detach().clone(),
-            )
-    net.load_state_dict(best_state[0])
-    with torch.no_grad():
-        net.embedding.embedding.weight.copy_(best_state[1])
-    net.embedding.embedding.weight.requires_grad_(False)
-    return result
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        src, tgt_in, y = decoder_inputs(data, data.train, idx)
+        return net(src, tgt_in), y
+
+    return fit_best_on_validation(
+        net, data, config, step, lambda: token_accuracy(net, data, data.val),
+        freeze_embedding=freeze_embedding, reporter=reporter,
+    )  # fmt: skip
 
 
 @torch.no_grad()
