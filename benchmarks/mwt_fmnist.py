@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument(
+        "--generator-lr-scale", type=float, default=1.0, help="mask generators' lr as a multiple of --lr"
+    )
     ap.add_argument("--alpha", type=float, default=0.5)
     ap.add_argument("--beta", type=float, default=1.5)
     ap.add_argument("--tau", type=float, default=0.9)
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        generator_lr_scale=args.generator_lr_scale,
         alpha=args.alpha,
         beta=args.beta,
         tau=args.tau,

@@ -62,6 +62,13 @@ class TqdmReporter:
 @click.option("--epochs", type=int, default=20, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
+@click.option(
+    "--generator-lr-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Learning rate of the mask generators, as a multiple of --lr (MwT: 1).",
+)
 @click.option("--alpha", type=float, default=0.5, show_default=True, help="Weight of the cohesion loss.")
 @click.option("--beta", type=float, default=1.5, show_default=True, help="Weight of the coupling loss.")
 @click.option(
@@ -93,6 +100,7 @@ def cnn(
     epochs,
     batch_size,
     lr,
+    generator_lr_scale,
     alpha,
     beta,
     tau,
@@ -120,6 +128,7 @@ def cnn(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        generator_lr_scale=generator_lr_scale,
         alpha=alpha,
         beta=beta,
         tau=tau,

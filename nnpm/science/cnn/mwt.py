@@ -379,6 +379,7 @@ def modularize(
         "nesterov": True,
         "schedule": "cosine",
         "weight_decay": cfg.weight_decay,
+        "generator_lr_scale": cfg.generator_lr_scale,
         "alpha": cfg.alpha,
         "beta": cfg.beta,
         "tau": cfg.tau,
