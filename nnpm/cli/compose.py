@@ -8,7 +8,11 @@ import click
 
 from nnpm.cli.output import emit_json, info, json_option
 
-dataset_option = click.option("--dataset", help="Dataset name: digits, mnist, fashion-mnist, cifar10, svhn.")
+dataset_option = click.option(
+    "--dataset",
+    help="Image dataset: digits, mnist, fashion-mnist, cifar10, svhn. Sequence packages are measured on "
+    "the dataset recorded in their provenance (brown, chatterbot-lang, chatterbot-topic, num2words).",
+)
 data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
                                help="Folder with the dataset's standard files (default: its usual place).")  # fmt: skip
 

@@ -78,7 +78,11 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
         click.echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
     if m.kind == "composite" and m.architecture:
         params = m.architecture.params
-        if params.get("forward") == "fused":
+        if params.get("rule") == "route-by-language":
+            click.echo(
+                f"  forward: each request routed to the module serving its language ({len(params['modules'])} modules)"
+            )
+        elif params.get("forward") == "fused":
             click.echo(f"  forward: one fused pass over the union of kernels of {params['fused_source']} when it is "
                        f"installed, else the {len(params['modules'])} modules batched")  # fmt: skip
         else:

@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from nnpm.compose.composite import Composite
+from nnpm.compose.composite import Composite, Router
 from nnpm.errors import CompositionError
 from nnpm.nn.families import BuildContext
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, Manifest, Metrics, Source
@@ -44,19 +44,30 @@ class Part:
         return f"{self.package.name}=={self.package.version}"
 
 
-def compose(*specs: str, replace: Mapping[str, str] | None = None, project=True) -> Composite:
-    """A working classifier from installed modules (or composites, which are expanded).
+TRANSLATOR_FAMILY = "rnn-seq2seq"
 
-    `replace` maps a class to another module for that class: the way to patch one weak
-    class with a module taken from another model.
+
+def compose(*specs: str, replace: Mapping[str, str] | None = None, project=True) -> Composite | Router:
+    """A working classifier (or, from translation modules, translator) from installed modules.
+
+    Composites named among `specs` are expanded into their modules. `replace` maps a class
+    (or language) to another module for it: the way to patch one weak class with a module
+    taken from another model, or to add a language from another translator.
     """
     parts = [part for spec in specs for part in _load_parts(spec, project)]
     parts = _apply_replacements(parts, replace or {}, project)
     check_compatible(parts)
-    networks = [p.network for p in parts]
-    composite = Composite(networks, [c for p in parts for c in p.classes], fused=fuse_if_possible(networks))
+    composite = assemble([p.network for p in parts])
     composite.parts_info = tuple(parts)
     return composite
+
+
+def assemble(networks: Sequence) -> Composite | Router:
+    """Route translation modules by language; put classifier modules side by side (fused if possible)."""
+    if networks[0].manifest.architecture.family == TRANSLATOR_FAMILY:
+        return Router(networks)
+    classes = [c for n in networks for c in n.manifest.source.classes]
+    return Composite(networks, classes, fused=fuse_if_possible(networks))
 
 
 def common_source(manifests: Sequence[Manifest]) -> Requirement | None:
@@ -144,6 +155,12 @@ def check_compatible(parts: Sequence[Part]) -> None:
         raise CompositionError("nothing to compose", hint="name at least one module package")
     first = parts[0]
     for part in parts[1:]:
+        translators = [p.manifest.architecture.family == TRANSLATOR_FAMILY for p in (first, part)]
+        if translators[0] != translators[1]:
+            raise CompositionError(
+                f"{first.label} and {part.label} cannot go together: one translates, the other classifies",
+                hint="compose translation modules with translation modules only",
+            )
         a, b = first.manifest.architecture.input, part.manifest.architecture.input
         if (a.shape, a.dtype) != (b.shape, b.dtype):
             raise CompositionError(
@@ -211,11 +228,11 @@ def composite_manifest(
             family="composite",
             input=first.architecture.input,
             params={
-                "rule": "argmax-calibrated",
+                "rule": "route-by-language" if isinstance(composite, Router) else "argmax-calibrated",
                 "modules": [str(p.package.name) for p in parts],
                 "classes": list(composite.classes),
                 "finetuned": composite.adjust is not None,
-                **_fusion_note(parts),
+                **({} if isinstance(composite, Router) else _fusion_note(parts)),
             },
             vocabulary=first.architecture.vocabulary,
         ),
@@ -223,9 +240,16 @@ def composite_manifest(
         dependencies=tuple(
             Dependency(p.package.name, SpecifierSet(f"=={p.package.version}"), p.package.sha256)
             for p in parts
-        ),
+        )
+        + _embedding_pin(first),
         provenance=dict(finetune or {}),
     )
+
+
+def _embedding_pin(manifest: Manifest) -> tuple[Dependency, ...]:
+    """Sequence composites read tokens too, so they pin the embedding package their modules share."""
+    vocab = manifest.architecture.vocabulary
+    return tuple(d for d in manifest.dependencies if str(d.name) == vocab) if vocab else ()
 
 
 def write_composite(directory: Path, manifest: Manifest, composite: Composite) -> Manifest:
@@ -234,9 +258,11 @@ def write_composite(directory: Path, manifest: Manifest, composite: Composite) -
     return write_package(directory, manifest, composite.own_state_dict())
 
 
-def build_composite(arch: Architecture, context: BuildContext) -> Composite:
+def build_composite(arch: Architecture, context: BuildContext) -> Composite | Router:
     """Family builder: the modules come from the verified dependencies, in the recorded order."""
     modules = [context.dependencies[name] for name in arch.params["modules"]]
+    if arch.params.get("rule") == "route-by-language":
+        return Router(modules)
     adjust = bool(arch.params.get("finetuned"))
     return Composite(modules, arch.params["classes"], adjust=adjust, fused=fuse_if_possible(modules))
 

@@ -69,3 +69,53 @@ class Composite(nn.Module):
         return (
             {f"adjust.{k}": v for k, v in self.adjust.state_dict().items()} if self.adjust is not None else {}
         )
+
+
+class Router(nn.Module):
+    """A composite of translation modules: each request goes to the module serving its language.
+
+    `classes` are the target languages. Modules may come from different models as long as they
+    share one embedding package (checked when composing): that is how a language is added to a
+    translator. No weights of its own; `generate` decodes greedily, `forward` is teacher-forced.
+    """
+
+    mode = "routed"
+    adjust = None
+
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(modules)
+        self.classes = tuple(lang for m in modules for lang in m.languages)
+
+    def serving(self, language: str) -> nn.Module:
+        from nnpm.errors import CompositionError
+
+        for part in self.parts:
+            if language in part.languages:
+                return part
+        raise CompositionError(
+            f"no module serves language {language!r}", hint=f"served: {', '.join(self.classes)}"
+        )
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, languages: Sequence[str]) -> torch.Tensor:
+        """Teacher-forced log-probabilities [B, T, V]; row i is scored by the module for languages[i]."""
+        out: torch.Tensor | None = None
+        for lang in sorted(set(languages)):
+            rows = torch.tensor([i for i, item in enumerate(languages) if item == lang])
+            scores = self.serving(lang)(src[rows], tgt_in[rows])
+            if out is None:
+                out = scores.new_zeros(src.shape[0], *scores.shape[1:])
+            out[rows] = scores
+        return out if out is not None else torch.zeros(0)
+
+    @torch.no_grad()
+    def generate(
+        self, src: torch.Tensor, languages: Sequence[str], max_len: int, eos_id: int
+    ) -> list[list[int]]:
+        """Greedy translations of row i into languages[i], without padding or <eos>."""
+        from nnpm.science.rnn.translate import route
+
+        return route(list(self.parts), src, list(languages), max_len, eos_id)
+
+    def own_state_dict(self) -> dict[str, torch.Tensor]:
+        return {}

@@ -83,7 +83,7 @@ def _model_accuracy(net, part: Split, data: LabelledData):
     return (
         float((pred == part.y).float().mean()),
         len(part),
-        _per_class(pred, part.y, list(range(len(data.classes))), data),
+        per_class_stats(pred, part.y, list(range(len(data.classes))), data.classes),
     )
 
 
@@ -103,17 +103,18 @@ def composite_accuracy(net, part: Split, data: LabelledData):
     if len(y) == 0:
         raise DataError(f"no sample of classes {', '.join(net.classes)} in the {data.name} split")
     pred = torch.tensor(wanted)[scores(net, x).argmax(-1)]
-    return float((pred == y).float().mean()), len(y), _per_class(pred, y, wanted, data)
+    return float((pred == y).float().mean()), len(y), per_class_stats(pred, y, wanted, data.classes)
 
 
-def _per_class(
-    pred: torch.Tensor, y: torch.Tensor, labels: list[int], data: LabelledData
+def per_class_stats(
+    pred: torch.Tensor, y: torch.Tensor, labels: list[int], names: tuple[str, ...]
 ) -> dict[str, ClassStats]:
+    """Precision and recall of every label in `labels` (indices into `names`)."""
     out = {}
     for label in labels:
         predicted, actual = pred == label, y == label
         hits = int((predicted & actual).sum())
-        out[data.classes[label]] = ClassStats(
+        out[names[label]] = ClassStats(
             precision=hits / max(1, int(predicted.sum())),
             recall=hits / max(1, int(actual.sum())),
             support=int(actual.sum()),

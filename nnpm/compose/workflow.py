@@ -48,6 +48,31 @@ def load_dataset(name: str | None, data_dir: Path | None = None, seed: int = 0) 
     return load_image_dataset(name, data_dir, seed=seed)
 
 
+def data_for(net, dataset: str | None, data_dir: Path | None = None, seed: int = 0):
+    """What `net` is measured on: its own text dataset (sequence packages) or the named image set."""
+    from nnpm.compose.evaluate_text import is_sequence_package, load_text_for
+
+    manifest = net.manifest
+    if manifest.kind == "embedding":
+        raise DataError(
+            f"{manifest.name} is an embedding package: it has no accuracy of its own",
+            hint="evaluate a model, module or composite that depends on it",
+        )
+    if is_sequence_package(manifest):
+        return load_text_for(net, dataset, data_dir)
+    claim = manifest.metrics.accuracy
+    name = dataset or (claim.dataset if claim else None) or manifest.source.dataset
+    return load_dataset(name, data_dir, seed)
+
+
+def evaluate_on(net, data, split: str = "test") -> EvalResult:
+    """Image data go to `evaluate`, text data to `evaluate_text`."""
+    from nnpm.compose.evaluate_text import evaluate_text
+    from nnpm.datasets.text import TextData
+
+    return evaluate_text(net, data, split) if isinstance(data, TextData) else evaluate(net, data, split)
+
+
 def compose_package(
     modules: list[str],
     name: str,
@@ -69,13 +94,19 @@ def compose_package(
             "--finetune needs --dataset", hint="e.g. --finetune --dataset fashion-mnist --epochs 50"
         )
     composite = compose(*modules, replace=replace)
-    data = load_dataset(dataset, data_dir, seed) if dataset else None
+    composite.manifest = composite_manifest(name, version, composite)
+    data = data_for(composite, dataset, data_dir, seed) if dataset else None
+    if finetune and not isinstance(data, LabelledData):
+        raise DataError(
+            "--finetune works on image composites only",
+            hint="sequence composites need no fitted weights: drop --finetune",
+        )
     provenance = fit(composite, data, epochs=epochs, seed=seed) if finetune else {}
     manifest = composite_manifest(name, version, composite, finetune=provenance)
     after = before = None
     if data is not None:
         after = _evaluate_as(composite, manifest, data)
-        acc = Accuracy(round(after.value, 6), "accuracy", data.name, "test")
+        acc = Accuracy(round(after.value, 6), after.metric, data.name, "test")
         manifest = replace_accuracy(manifest, acc)
         if replace:
             original = compose(*modules)
@@ -87,9 +118,9 @@ def replace_accuracy(manifest: Manifest, accuracy: Accuracy) -> Manifest:
     return replace(manifest, metrics=replace(manifest.metrics, accuracy=accuracy))
 
 
-def _evaluate_as(composite, manifest: Manifest, data: LabelledData) -> EvalResult:
+def _evaluate_as(composite, manifest: Manifest, data) -> EvalResult:
     composite.manifest = manifest
-    return evaluate(composite, data, "test")
+    return evaluate_on(composite, data, "test")
 
 
 def evaluate_package(package: str | Path, *, dataset: str | None = None, data_dir: Path | None = None,
@@ -98,9 +129,7 @@ def evaluate_package(package: str | Path, *, dataset: str | None = None, data_di
     from nnpm import api
 
     net = api.load(package)
-    claim = net.manifest.metrics.accuracy
-    name = dataset or (claim.dataset if claim else None) or net.manifest.source.dataset
-    return evaluate(net, load_dataset(name, data_dir), split)
+    return evaluate_on(net, data_for(net, dataset, data_dir), split)
 
 
 def result_dict(result: EvalResult) -> dict:

@@ -78,3 +78,51 @@ def test_modules_on_different_embeddings_are_refused_naming_both(brown_build, tm
     api.install(["brown/noun-module", "other/adj-module"], project=False)
     with pytest.raises(CompositionError, match="embeddings clash.*brown/embedding.*other/embedding"):
         compose("brown/noun-module", "other/adj-module", project=False)
+
+
+def test_eval_reproduces_the_claims_of_a_tagger_and_its_modules(brown_build):
+    from nnpm.compose.workflow import evaluate_package
+
+    _publish_all(brown_build)
+    api.install(["brown/noun-module"], project=False)
+    model = evaluate_package("brown/lstm-tagger")
+    assert model.metric == "token-accuracy (non-padding)" and model.dataset == "brown"
+    assert model.value == pytest.approx(model.claimed, abs=1e-6) and set(model.per_class) >= {"NOUN", "VERB"}
+    noun = evaluate_package("brown/noun-module")
+    assert noun.metric == "one-vs-rest balanced accuracy"
+    assert noun.value == pytest.approx(noun.claimed, abs=1e-6)
+
+
+def test_a_tagging_composite_is_measured_on_the_positions_of_its_tags(brown_build, tmp_path):
+    from nnpm.compose.workflow import compose_package, evaluate_package
+
+    _publish_all(brown_build)
+    api.install(["brown/noun-module", "brown/verb-module"], project=False)
+    report = compose_package(["brown/noun-module", "brown/verb-module"], "brown/noun-verb", tmp_path / "nv",
+                             dataset="brown")  # fmt: skip
+    after = report.after
+    assert after.metric == "accuracy" and set(after.per_class) == {"NOUN", "VERB"}
+    assert after.samples == sum(s.support for s in after.per_class.values())
+    assert 0.5 < after.value <= 1.0  # two tags: a useful composite beats chance
+    api.publish(tmp_path / "nv")
+    api.install(["brown/noun-verb"], project=False)
+    again = evaluate_package("brown/noun-verb")
+    assert again.value == pytest.approx(after.value) and again.claimed == pytest.approx(after.value, abs=1e-6)
+
+
+def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys):
+    from nnpm.cli import main
+    from nnpm.compose.workflow import evaluate_package
+    from nnpm.errors import DataError
+
+    _publish_all(brown_build)
+    api.install(["brown/noun-module"], project=False)
+    with pytest.raises(DataError, match="made on brown, not mnist"):
+        evaluate_package("brown/noun-module", dataset="mnist")
+    with pytest.raises(DataError, match="embedding package"):
+        evaluate_package(brown_build / "embedding")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "brown/embedding"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "embedding package" in err[0] and "hint:" in err[0]

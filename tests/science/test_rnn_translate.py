@@ -38,9 +38,11 @@ def test_numbers_split_by_number_and_language_tokens_reserved():
 def two_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("mt")
     data_a = num2words_data.load(languages=("fr", "de"), vocab_languages=("fr", "de", "it"), limit=150)
-    a = tr.train_model(data_a, CFG, root / "a", "numbers")
+    prov_a = {"languages": ["fr", "de"], "vocab_languages": ["fr", "de", "it"], "limit": 150}
+    a = tr.train_model(data_a, CFG, root / "a", "numbers", data_provenance=prov_a)
     data_b = num2words_data.load(languages=("fr", "it"), vocab=Vocab(a["net"].embedding.tokens), limit=150)
-    b = tr.train_model(data_b, CFG, root / "b", "numbers-b", embedding=(a["embedding"], a["net"].embedding))
+    b = tr.train_model(data_b, CFG, root / "b", "numbers-b", embedding=(a["embedding"], a["net"].embedding),
+                       data_provenance={"languages": ["fr", "it"], "limit": 150})  # fmt: skip
     return root, data_a, a, data_b, b
 
 
@@ -77,3 +79,57 @@ def test_add_a_language_from_a_second_model_on_the_same_embedding(two_models):
         tr.route([n for _, n, _ in loaded], data.test.x[:1], ["de"], 5, data.meta["eos_id"])
     scores = tr.bleu_scores([n for _, n, _ in loaded], data)
     assert 0.0 <= scores["bleu4"] <= scores["bleu1"] <= 1.0
+
+
+def test_add_a_language_through_the_package_manager(two_models, tmp_path):
+    """Publish both translators' modules, compose fr (model a) + it (model b), write, load, eval."""
+    from nnpm import api
+    from nnpm.compose.assemble import compose
+    from nnpm.compose.composite import Router
+    from nnpm.compose.workflow import compose_package, evaluate_package
+
+    root, data_a, a, data_b, b = two_models
+    tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
+    tr.decompose_model(b["model"], b["net"], a["embedding"], data_b, root / "b", DCFG, languages=["it"])
+    for path in ("a/embedding", "a/gru-translator", "a/fr-module", "b/gru-translator", "b/it-module"):
+        api.publish(root / path)
+    api.install(["numbers/fr-module", "numbers-b/it-module"], project=False)
+
+    translator = compose("numbers/fr-module", "numbers-b/it-module", project=False)
+    assert isinstance(translator, Router) and translator.classes == ("fr", "it")
+    src = data_b.test.x[:4]
+    hyps = translator.generate(src, ["it", "fr", "it", "fr"], data_b.max_len, data_b.meta["eos_id"])
+    eos = data_b.meta["eos_id"]
+    for i, lang, name in ((0, "it", "numbers-b/it-module"), (1, "fr", "numbers/fr-module")):
+        alone = api.load(name, project=False).generate(src[[i]], lang, data_b.max_len, eos)[0].tolist()
+        assert hyps[i] == (alone[: alone.index(eos)] if eos in alone else alone)  # routed to that module
+
+    report = compose_package(["numbers/fr-module", "numbers-b/it-module"], "numbers/fr-it", tmp_path / "fr-it",
+                             dataset="num2words")  # fmt: skip
+    params = report.manifest.architecture.params
+    assert params["rule"] == "route-by-language" and report.after.metric.startswith("bleu-4")
+    assert 0.0 <= report.after.value <= 1.0 and report.after.samples > 0
+    deps = {str(d.name) for d in report.manifest.dependencies}
+    assert deps == {"numbers/fr-module", "numbers-b/it-module", "numbers/embedding"}  # one shared embedding
+    api.publish(tmp_path / "fr-it")
+    api.install(["numbers/fr-it"], project=False)
+    again = evaluate_package("numbers/fr-it")
+    assert again.value == pytest.approx(report.after.value) and again.claimed == pytest.approx(
+        report.after.value, abs=1e-6
+    )
+
+
+def test_eval_of_a_language_module_reproduces_its_claim(two_models):
+    from nnpm.compose.workflow import evaluate_package
+
+    root, data_a, a, _, _ = two_models
+    from nnpm import api
+
+    tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
+    for path in ("embedding", "gru-translator", "de-module"):
+        api.publish(root / "a" / path)
+    api.install(["numbers/de-module"], project=False)
+    result = evaluate_package("numbers/de-module")
+    assert result.metric.startswith("bleu-4") and result.value == pytest.approx(result.claimed, abs=1e-6)
+    model = evaluate_package("numbers/gru-translator")
+    assert model.value == pytest.approx(model.claimed, abs=1e-6)

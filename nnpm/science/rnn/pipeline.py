@@ -114,7 +114,7 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
     written = []
     for m in result.modules:
         scores = tr.predict(m.net, data.test.x).squeeze(-1)
-        binary = _binary_accuracy(scores, y, m.index)
+        binary = binary_accuracy(scores, y, m.index)
         extra = {
             "decomposition_seconds": round(result.seconds, 3),
             "decomposition_mode": config.mode,
@@ -161,7 +161,7 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
     return {"modules": written, "composed_accuracy": composed, "seconds": result.seconds, "result": result}
 
 
-def _binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
+def binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
     """One-vs-rest balanced accuracy of the decision p(class) >= 0.5 on non-padding positions
     (the figure `nnpm eval` measures for a module)."""
     from nnpm.datasets.text import IGNORE

@@ -1,0 +1,144 @@
+"""`nnpm eval` for sequence packages: taggers, sentence classifiers, translators, their modules
+and composites, measured the way their manifests claim (docs/compose.md):
+
+- tagging or classifying model: accuracy over non-padding positions (every sentence for a classifier);
+- module: one-vs-rest balanced accuracy of p(class) >= 0.5 over non-padding positions;
+- composite: accuracy of the argmax over its classes, on the positions labelled with one of them;
+- translator, language module or routed composite: corpus BLEU-4 (characters) on the test pairs
+  of the languages it serves.
+
+The data are loaded as at training time: the dataset and options recorded in the package's
+provenance, encoded with the vocabulary of its embedding package, so token ids mean the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from nnpm.compose.evaluate import ClassStats, EvalResult, per_class_stats
+from nnpm.datasets.text import IGNORE, TextData, TextSplit
+from nnpm.errors import DataError
+from nnpm.package.manifest import Manifest
+
+
+def is_sequence_package(manifest: Manifest) -> bool:
+    """Sequence networks read token ids through an embedding package (architecture.vocabulary)."""
+    return manifest.architecture is not None and manifest.architecture.vocabulary is not None
+
+
+def load_text_for(net, dataset: str | None = None, data_dir: Path | None = None) -> TextData:
+    """The dataset a sequence package was made on, split and encoded as at training time."""
+    from nnpm.datasets.text import load_text
+    from nnpm.datasets.vocab import Vocab
+
+    recorded = _recording_manifest(net)
+    options = dict(recorded.provenance.get("data", {}))
+    name = options.pop("dataset", None)
+    stored_dir = options.pop("data_dir", None)
+    if name is None:
+        raise DataError(
+            f"{net.manifest.name} records no dataset in its provenance",
+            hint="only packages made by nnpm train / decompose / compose can be re-measured",
+        )
+    if dataset and dataset != name:
+        raise DataError(
+            f"{net.manifest.name} was made on {name}, not {dataset}: its labels and vocabulary are {name}'s",
+            where="--dataset",
+            hint=f"drop --dataset or pass --dataset {name}",
+        )
+    if "languages" in options:
+        options["languages"] = tuple(options["languages"])
+    if getattr(net, "mode", None) == "routed":  # a language may come from another model: ask for all served
+        options["languages"] = tuple(net.classes)
+    vocab = Vocab(tuple(_first_network(net).embedding.tokens))
+    return load_text(name, data_dir or stored_dir, vocab=vocab, **options)
+
+
+def evaluate_text(net, data: TextData, split: str = "test") -> EvalResult:
+    """Measure a loaded sequence package on one split of `data`."""
+    manifest = net.manifest
+    part: TextSplit = getattr(data, split)
+    if data.task == "translate":
+        value, n, per_class = _bleu(net, data, part)
+        metric = "bleu-4 (characters)"
+    elif manifest.kind == "model":
+        value, n, per_class = _model_accuracy(net, part, data)
+        metric = "token-accuracy (non-padding)" if data.task == "tag" else "accuracy"
+    elif manifest.kind == "module":
+        value, n = _module_balanced_accuracy(net, part, data)
+        metric, per_class = "one-vs-rest balanced accuracy", {}
+    else:
+        value, n, per_class = _composite_accuracy(net, part, data)
+        metric = "accuracy"
+    claim = manifest.metrics.accuracy
+    claimed = claim.value if claim is not None and claim.split == split else None
+    return EvalResult(
+        str(manifest.name), manifest.kind, metric, data.name, split, value, n, claimed, per_class
+    )
+
+
+def _model_accuracy(net, part: TextSplit, data: TextData):
+    from nnpm.science.rnn.train import predict
+
+    pred, y = _valid(predict(net, part.x).argmax(-1), part.y)
+    labels = list(range(len(data.classes)))
+    return float((pred == y).float().mean()), len(y), per_class_stats(pred, y, labels, data.classes)
+
+
+def _module_balanced_accuracy(net, part: TextSplit, data: TextData) -> tuple[float, int]:
+    from nnpm.science.rnn.pipeline import binary_accuracy
+    from nnpm.science.rnn.train import predict
+
+    (cls,) = _indices(net.manifest.source.classes, data)
+    scores = predict(net, part.x).squeeze(-1)
+    return binary_accuracy(scores, part.y, cls), int((part.y != IGNORE).sum())
+
+
+def _composite_accuracy(net, part: TextSplit, data: TextData):
+    from nnpm.science.rnn.train import predict
+
+    wanted = torch.tensor(_indices(net.classes, data))
+    pred, y = _valid(wanted[predict(net, part.x).argmax(-1)], part.y)
+    keep = torch.isin(y, wanted)
+    if not keep.any():
+        raise DataError(f"no position labelled {', '.join(net.classes)} in the {data.name} split")
+    pred, y = pred[keep], y[keep]
+    return float((pred == y).float().mean()), len(y), per_class_stats(pred, y, wanted.tolist(), data.classes)
+
+
+def _bleu(net, data: TextData, part: TextSplit) -> tuple[float, int, dict[str, ClassStats]]:
+    from nnpm.science.rnn.translate import bleu_scores
+
+    modules = list(net.parts) if hasattr(net, "parts") else [net]
+    served = _indices([lang for m in modules for lang in m.languages], data)
+    rows = torch.nonzero(torch.isin(part.group, torch.tensor(served))).flatten()
+    if len(rows) == 0:
+        raise DataError(f"no test pair of the languages {net.manifest.source.classes} in {data.name}")
+    return bleu_scores(modules, data, part.subset(rows))["bleu4"], len(rows), {}
+
+
+def _valid(pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predictions and labels at the non-padding positions only (all of them for classifiers)."""
+    valid = y != IGNORE
+    return pred[valid], y[valid]
+
+
+def _indices(names, data: TextData) -> list[int]:
+    missing = [c for c in names if c not in data.classes]
+    if missing:
+        raise DataError(
+            f"class {missing[0]!r} is not a class of dataset {data.name}",
+            hint=f"its classes: {', '.join(data.classes)}",
+        )
+    return [data.classes.index(c) for c in names]
+
+
+def _first_network(net):
+    return net.parts[0] if hasattr(net, "parts") else net
+
+
+def _recording_manifest(net) -> Manifest:
+    """Whose provenance says how the data were loaded: the package's own, or its first module's."""
+    return _first_network(net).manifest if net.manifest.kind == "composite" else net.manifest
