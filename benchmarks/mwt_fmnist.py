@@ -32,6 +32,25 @@ class LogReporter:
         print(f"[{run}] epoch {epoch} {time.perf_counter() - self.start:.1f}s {shown}", flush=True)
 
 
+def print_layer_retention(report) -> None:
+    """Mean share of each gated layer's kernels the modules keep: where the modules are small."""
+    from nnpm.science.cnn.specs import layout
+
+    arch = architecture_of(report)
+    widths = layout(arch).full_width
+    layers = sorted(report.modules[0].retained_per_layer, key=lambda n: int(n.removeprefix("conv")))
+    print("layer    width  mean kept")
+    for name in layers:
+        kept = sum(m.retained_per_layer[name] for m in report.modules) / len(report.modules)
+        print(f"{name:<8}{widths[name]:>6}  {100 * kept / widths[name]:>8.1f}%")
+
+
+def architecture_of(report):
+    from nnpm.package.pack import check_package
+
+    return check_package(Path(report.out_dir) / report.family).architecture
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", default="simcnn")
@@ -54,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--namespace", default="fmnist", help="package namespace (two runs published together need two)"
     )
+    ap.add_argument(
+        "--resume", action="store_true", help="continue from OUT/.checkpoints (finished runs: re-extract)"
+    )
     args = ap.parse_args(argv)
     data = load_image_dataset("fashion-mnist", args.data_dir, seed=args.seed, max_train=args.max_train)
     cfg = TrainConfig(
@@ -67,7 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     report = modularize(
-        data, args.arch, args.width, cfg, Path(args.out), args.namespace, reporter=LogReporter()
+        data,
+        args.arch,
+        args.width,
+        cfg,
+        Path(args.out),
+        args.namespace,
+        reporter=LogReporter(),
+        resume=args.resume,
     )
     d = report.to_dict()
     print(
@@ -87,13 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         f"training time standard {report.standard_seconds:.1f}s, modular {report.modular_seconds:.1f}s, "
         f"ratio {d['time_ratio']:.2f} (target <= 1.3); extraction {report.extraction_seconds:.1f}s"
     )
-    print(f"{'class':<14}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}{'Jacc.coh':>10}{'T':>7}")
+    print(f"{'class':<14}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}{'Jacc.coh':>10}{'T':>7}{'bias':>7}")
     for m in report.modules:
         print(
             f"{m.class_name:<14}{100 * m.krr:>7.2f}%{100 * m.balanced_accuracy:>8.2f}%{100 * m.fidelity:>9.2f}%"
-            f"{m.jaccard_cohesion:>10.3f}{m.temperature:>7.2f}"
+            f"{m.jaccard_cohesion:>10.3f}{m.temperature:>7.2f}{m.score_bias:>7.2f}"
         )
-    print(f"mean fidelity {100 * d['mean_fidelity']:.2f}% (target >= 99%)")
+    mean_bal = sum(m.balanced_accuracy for m in report.modules) / len(report.modules)
+    print(
+        f"mean fidelity {100 * d['mean_fidelity']:.2f}% (target >= 99%); mean balanced accuracy {100 * mean_bal:.2f}%"
+    )
+    print_layer_retention(report)
     Path(args.out, "benchmark.json").write_text(json.dumps(d, indent=2), encoding="utf-8")
     return 0
 

@@ -7,6 +7,7 @@ from nnpm.compose.evaluate import composite_accuracy, evaluate
 from nnpm.compose.workflow import compose_package, evaluate_package
 from nnpm.datasets import digits
 from nnpm.errors import CompositionError
+from nnpm.science.cnn.calibrate import calibrated_logprob
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_modules_of_one_installed_model_run_one_fused_forward_exact_to_the_model
         logits, _ = model.forward_gates(data.test.x, masks)
         expected = torch.cat(
             [
-                torch.log_softmax(logits / p.manifest.architecture.params["temperature"], 1)[:, [int(c)]]
+                calibrated_logprob(logits, [c], p.network.temperature, p.network.score_bias)
                 for p, c in zip(fused.parts_info, (3, 8), strict=True)
             ],
             dim=1,

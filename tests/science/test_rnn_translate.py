@@ -133,3 +133,21 @@ def test_eval_of_a_language_module_reproduces_its_claim(two_models):
     assert result.metric.startswith("bleu-4") and result.value == pytest.approx(result.claimed, abs=1e-6)
     model = evaluate_package("numbers/gru-translator")
     assert model.value == pytest.approx(model.claimed, abs=1e-6)
+
+
+def test_translation_and_classification_modules_are_not_mixed(two_models):
+    import dataclasses
+    from types import SimpleNamespace
+
+    from nnpm.compose.assemble import Part, check_compatible
+
+    root, data_a, a, _, _ = two_models
+    tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
+    fr, _, _ = pk.load_directory(root / "a" / "fr-module")
+    tagger = dataclasses.replace(fr, architecture=dataclasses.replace(fr.architecture, family="rnn-tagger"))
+    parts = [
+        Part(SimpleNamespace(name=m.name, version=m.version), SimpleNamespace(manifest=m))
+        for m in (fr, tagger)
+    ]
+    with pytest.raises(CompositionError, match="one translates, the other classifies"):
+        check_compatible(parts)

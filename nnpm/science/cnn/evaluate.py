@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from nnpm.datasets.splits import Split
+from nnpm.science.cnn.calibrate import calibrated_logprob
 from nnpm.science.cnn.models import CNN
 from nnpm.science.cnn.train import predict_logits
 
@@ -38,7 +39,7 @@ def module_figures(module: CNN, model: CNN, split: Split, cls: int, batch_size: 
     own = split.y == cls
     full_logits = predict_logits(model, split.x[own], batch_size)
     agree = (m_logits[own].argmax(1) == cls) == (full_logits.argmax(1) == cls)
-    full_lp = torch.log_softmax(full_logits / module.temperature, 1)[:, cls]
+    full_lp = calibrated_logprob(full_logits, [cls], module.temperature, module.score_bias)[:, 0]
     gap = float((scores[own] - full_lp).abs().max()) if own.any() else 0.0
     return ModuleFigures(balanced_accuracy(scores, split.y, cls), float(agree.float().mean()), gap)
 

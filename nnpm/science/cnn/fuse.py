@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from nnpm.package.manifest import Manifest
+from nnpm.science.cnn.calibrate import calibrated_logprob
 from nnpm.science.cnn.models import CNN, build_cnn
 from nnpm.science.cnn.prune import prune_state
 
@@ -29,30 +30,31 @@ def union_of_kernels(modules: Sequence[Manifest]) -> dict[str, tuple[int, ...]]:
 
 
 class FusedModules(nn.Module):
-    """forward(x) -> [B, K]: each module's log softmax(logits / T)[its classes], from one backbone."""
+    """forward(x) -> [B, K]: each module's calibrated log p(its classes | x), from one backbone."""
 
     nnpm_provided = True  # its tensors come from the verified model package, not the composite's files
 
     def __init__(self, backbone: CNN, modules: Sequence[Manifest]) -> None:
         super().__init__()
         self.backbone = backbone
-        self.heads = [
-            (
-                float(m.architecture.params.get("temperature", 1.0)),
-                [int(c) for c in m.architecture.params["classes"]],
-            )
-            for m in modules
-        ]
+        self.heads = [_head(m.architecture.params) for m in modules]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.backbone(x)
-        return torch.cat([torch.log_softmax(logits / t, dim=1)[:, cls] for t, cls in self.heads], dim=1)
+        return torch.cat([calibrated_logprob(logits, cls, t, b) for t, cls, b in self.heads], dim=1)
+
+
+def _head(params: dict) -> tuple[float, list[int], tuple[float, ...]]:
+    """(temperature, classes, biases) of one module, as its own network would score them."""
+    classes = [int(c) for c in params["classes"]]
+    biases = tuple(float(b) for b in params.get("score_bias", ())) or (0.0,) * len(classes)
+    return float(params.get("temperature", 1.0)), classes, biases
 
 
 def fuse(model: CNN, modules: Sequence[Manifest]) -> FusedModules:
     """The model pruned to the union of the modules' kernels, scoring every module's classes."""
     model_arch = model.manifest.architecture
-    params = {**model_arch.params, "output": "logits", "classes": [], "temperature": 1.0}
+    params = {**model_arch.params, "output": "logits", "classes": [], "temperature": 1.0, "score_bias": []}
     arch = replace(model_arch, params=params, retained=union_of_kernels(modules))
     backbone = build_cnn(arch)
     backbone.load_state_dict(prune_state(model.state_dict(), model_arch, arch))

@@ -73,12 +73,14 @@ class CNN(nn.Module):
         output: str = "logits",
         classes: tuple[int, ...] = (),
         temperature: float = 1.0,
+        score_bias: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
         self.lay = lay
         self.normalize = Normalize(tuple(mean), tuple(std))
         self.pad, self.resize = int(pad), int(resize)
         self.output, self.classes, self.temperature = output, tuple(classes), float(temperature)
+        self.score_bias = tuple(float(b) for b in score_bias) or (0.0,) * len(self.classes)
         units = {}
         for i, op in enumerate(lay.ops):
             if isinstance(op, Conv):
@@ -155,9 +157,12 @@ class CNN(nn.Module):
         return logits
 
     def logprob(self, logits: torch.Tensor) -> torch.Tensor:
-        """Calibrated log p(class | x) for this network's classes."""
-        lp = torch.log_softmax(logits / self.temperature, dim=1)
-        return lp[:, list(self.classes)] if self.classes else lp
+        """Calibrated log p(class | x) for this network's classes (nnpm.science.cnn.calibrate)."""
+        from nnpm.science.cnn.calibrate import calibrated_logprob
+
+        if not self.classes:
+            return torch.log_softmax(logits / self.temperature, dim=1)
+        return calibrated_logprob(logits, self.classes, self.temperature, self.score_bias)
 
 
 def build_cnn(arch, context=None) -> CNN:
@@ -171,6 +176,7 @@ def build_cnn(arch, context=None) -> CNN:
         output=str(p.get("output", "logits")),
         classes=tuple(int(c) for c in p.get("classes", ())),
         temperature=float(p.get("temperature", 1.0)),
+        score_bias=tuple(float(b) for b in p.get("score_bias", ())),
     )
 
 

@@ -20,7 +20,7 @@ from nnpm.datasets.splits import LabelledData
 from nnpm.errors import ArchitectureError, InvalidInputError
 from nnpm.package.manifest import Architecture, InputSpec, Manifest
 from nnpm.science.cnn import evaluate, packaging
-from nnpm.science.cnn.calibrate import fit_temperature
+from nnpm.science.cnn.calibrate import fit_score_calibration
 from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
 from nnpm.science.cnn.models import CNN, build_cnn
 from nnpm.science.cnn.prune import module_architecture, prune_state
@@ -105,6 +105,7 @@ class ExtractedModule:
     network: CNN
     krr: float
     temperature: float
+    score_bias: float = 0.0
 
 
 def extract_modules(
@@ -119,8 +120,8 @@ def extract_modules(
     """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
 
     Gate frequencies come from the training split in eval mode without augmentation; each
-    module keeps its gates sliced to its kernels, and its temperature is fitted on the
-    validation split for its one-vs-rest score.
+    module keeps its gates sliced to its kernels, and its temperature and log-odds bias are
+    fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
     """
     if not isinstance(model, CNN):
         manifest, model = packaging.load_package(Path(model))
@@ -138,9 +139,10 @@ def extract_modules(
         sliced = prune_state(state, model_arch, arch)
         net = build_cnn(arch)
         net.load_state_dict(sliced)
-        temperature = fit_temperature(predict_logits(net.eval(), data.val.x, batch_size), data.val.y, cls)
-        arch = module_architecture(model_arch, kept, (cls,), temperature)
-        net.temperature = temperature
+        val_logits = predict_logits(net.eval(), data.val.x, batch_size)
+        temperature, bias = fit_score_calibration(val_logits, data.val.y, cls)
+        arch = module_architecture(model_arch, kept, (cls,), temperature, (bias,))
+        net.temperature, net.score_bias = temperature, (bias,)
         out.append(
             ExtractedModule(
                 cls,
@@ -151,6 +153,7 @@ def extract_modules(
                 net.eval(),
                 evaluate.krr(kept, lay.full_width),
                 temperature,
+                bias,
             )
         )
     return out
@@ -170,6 +173,7 @@ class ModuleRow:
     jaccard_cohesion: float
     temperature: float
     retained_per_layer: dict[str, int] = field(default_factory=dict)
+    score_bias: float = 0.0
 
 
 @dataclass
@@ -230,6 +234,7 @@ def evaluate_modules(
                 evaluate.jaccard_cohesion(model, data.train, m.cls, m.kept, seed=seed),
                 m.temperature,
                 {k: len(v) for k, v in m.kept.items()},
+                m.score_bias,
             )
         )
     return rows
@@ -279,6 +284,7 @@ def write_packages(
             "fidelity": row.fidelity,
             "jaccard_cohesion": row.jaccard_cohesion,
             "temperature": m.temperature,
+            "score_bias": m.score_bias,
             "retained_per_layer": row.retained_per_layer,
         }
         mm = packaging.module_manifest(

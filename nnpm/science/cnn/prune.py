@@ -11,15 +11,21 @@ from nnpm.science.cnn.specs import Conv, conv_input, layout
 
 
 def module_architecture(
-    model_arch: Architecture, kept: dict[str, tuple[int, ...]], classes: tuple[int, ...], temperature: float
+    model_arch: Architecture,
+    kept: dict[str, tuple[int, ...]],
+    classes: tuple[int, ...],
+    temperature: float,
+    score_bias: tuple[float, ...] = (),
 ) -> Architecture:
-    """The module's spec: the model's, with retained kernels, log-prob output and its temperature."""
+    """The module's spec: the model's, with retained kernels, log-prob output and its calibration."""
     params = {
         **model_arch.params,
         "output": "logprob",
         "classes": list(classes),
         "temperature": float(temperature),
     }
+    if any(score_bias):
+        params["score_bias"] = [float(b) for b in score_bias]
     return replace(model_arch, params=params, retained={k: tuple(v) for k, v in sorted(kept.items())})
 
 
