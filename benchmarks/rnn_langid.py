@@ -30,6 +30,15 @@ def main() -> None:
     parser.add_argument("--embedding-dim", type=int, default=50)
     parser.add_argument("--cap", type=float, default=dec.DEFAULT_CAP)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pool", type=int, default=dec.DecomposeConfig.pool, help="sequences for unit statistics"
+    )
+    parser.add_argument(
+        "--refit-sequences",
+        type=int,
+        default=dec.DecomposeConfig.refit_sequences,
+        help="sequences to refit heads on",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = chatterbot.load(args.task, seed=args.seed)
@@ -41,10 +50,13 @@ def main() -> None:
             net = tr.new_sequence_net(data, tr.new_embedding(data, config.embedding_dim, args.seed), config)
             result = tr.train_sequence(net, data, config)
             mono = tr.accuracy(net, data.test)
-            row = {"dataset": data.name, "cell": cell, "layers": layers, "epochs": args.epochs, "monolithic": round(mono, 4),
+            row = {"dataset": data.name, "cell": cell, "layers": layers, "epochs": args.epochs, "pool": args.pool,
+                   "refit_sequences": args.refit_sequences, "monolithic": round(mono, 4),
                    "epoch_seconds": round(sum(result.epoch_seconds) / len(result.epoch_seconds), 1)}  # fmt: skip
             for mode in ("refit", "paper"):
-                d = dec.decompose(net, data, dec.DecomposeConfig(mode=mode, cap=args.cap, seed=args.seed))
+                cfg = dec.DecomposeConfig(mode=mode, cap=args.cap, seed=args.seed, pool=args.pool,
+                                          refit_sequences=args.refit_sequences)  # fmt: skip
+                d = dec.decompose(net, data, cfg)
                 index = torch.tensor([m.index for m in d.modules])
                 acc = tr.accuracy_of(
                     index[dec.compose_predict([m.net for m in d.modules], data.test.x)], data.test.y

@@ -32,6 +32,14 @@ from nnpm.cli.output import emit_json, info, json_option
     show_default=True,
     help="Training sequences sampled for statistics.",
 )
+@click.option(
+    "--refit-sequences",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Training sequences the refit mode fits each module's head on (and validation ones it calibrates on); "
+    "many classes need more (docs/rnn.md).",
+)
 @click.option("--classes", default=None, help="Comma-separated classes or languages (default: all).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(

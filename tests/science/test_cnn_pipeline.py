@@ -119,3 +119,18 @@ def test_resume_equals_uninterrupted(digits, tmp_path: Path) -> None:
     ):
         torch.testing.assert_close(a, b, msg=k)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
+def test_resume_accepts_a_new_tau_and_refuses_a_new_recipe(digits, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from nnpm.errors import InvalidInputError
+
+    cfg = TrainConfig(epochs=1, batch_size=64, seed=3)
+    first = train_modular(digits, "simcnn", 0.0625, cfg, checkpoint_dir=tmp_path)
+    again = train_modular(
+        digits, "simcnn", 0.0625, replace(cfg, tau=0.5), checkpoint_dir=tmp_path, resume=True
+    )
+    assert again.history == first.history  # nothing retrained: tau only changes extraction
+    with pytest.raises(InvalidInputError, match="different recipe"):
+        train_modular(digits, "simcnn", 0.0625, replace(cfg, lr=0.01), checkpoint_dir=tmp_path, resume=True)

@@ -30,7 +30,7 @@ def brown_build(tmp_path_factory) -> Path:
     _run(["train", "rnn", "--cell", "lstm", "--task", "tag", "--dataset", "brown", "--data-dir", str(SLICE),
           "--namespace", "brown", "--out", str(out), *TINY, "--json"])  # fmt: skip
     _run(["decompose", str(out / "lstm-tagger"), "--out", str(out), "--pool", "100", "--positives", "50",
-          "--classes", "NOUN,VERB", "--json"])  # fmt: skip
+          "--refit-sequences", "80", "--classes", "NOUN,VERB", "--json"])  # fmt: skip
     return out
 
 
@@ -55,6 +55,7 @@ def test_installing_a_module_brings_its_model_and_embedding_and_loads_it(brown_b
     with torch.no_grad():
         assert torch.allclose(net(tokens), reference(tokens), atol=1e-6)
     assert net.manifest.architecture.vocabulary == "brown/embedding"
+    assert net.manifest.provenance["decompose"]["refit_sequences"] == 80
 
 
 def test_tagging_modules_compose_per_time_step(brown_build):
@@ -112,7 +113,7 @@ def test_a_tagging_composite_is_measured_on_the_positions_of_its_tags(brown_buil
 
 def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys):
     from nnpm.cli import main
-    from nnpm.compose.workflow import evaluate_package
+    from nnpm.compose.workflow import compose_package, evaluate_package
     from nnpm.errors import DataError
 
     _publish_all(brown_build)
@@ -121,6 +122,9 @@ def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys
         evaluate_package("brown/noun-module", dataset="mnist")
     with pytest.raises(DataError, match="embedding package"):
         evaluate_package(brown_build / "embedding")
+    with pytest.raises(DataError, match="--finetune works on image composites only"):
+        compose_package(["brown/noun-module"], "brown/n", brown_build / "n", dataset="brown", finetune=True)
+    assert not (brown_build / "n").exists()
     with pytest.raises(SystemExit) as exit_:
         main(["eval", "brown/embedding"])
     assert exit_.value.code == 1

@@ -18,7 +18,8 @@ class ModuleFigures:
     """How one module does on the test split."""
 
     balanced_accuracy: float  # one-vs-rest: (TPR + TNR) / 2 of the decision p(class | x) >= 0.5
-    fidelity: float  # on the class's samples: module says "class" iff the modular model predicts it
+    fidelity: float  # on the class's samples: its score says "class" (p >= 0.5) iff the model predicts it
+    argmax_fidelity: float  # the same with the module's internal argmax over all logits as its decision
     max_logprob_gap: float  # on the class's samples: max |module log p - modular model log p|
 
 
@@ -38,10 +39,16 @@ def module_figures(module: CNN, model: CNN, split: Split, cls: int, batch_size: 
     scores = module.logprob(m_logits)[:, 0]
     own = split.y == cls
     full_logits = predict_logits(model, split.x[own], batch_size)
-    agree = (m_logits[own].argmax(1) == cls) == (full_logits.argmax(1) == cls)
+    model_says = full_logits.argmax(1) == cls
+    agree = (scores[own] >= torch.log(torch.tensor(0.5))) == model_says
+    agree_argmax = (m_logits[own].argmax(1) == cls) == model_says
     full_lp = calibrated_logprob(full_logits, [cls], module.temperature, module.score_bias)[:, 0]
     gap = float((scores[own] - full_lp).abs().max()) if own.any() else 0.0
-    return ModuleFigures(balanced_accuracy(scores, split.y, cls), float(agree.float().mean()), gap)
+    return ModuleFigures(balanced_accuracy(scores, split.y, cls), _mean(agree), _mean(agree_argmax), gap)
+
+
+def _mean(flags: torch.Tensor) -> float:
+    return float(flags.float().mean()) if len(flags) else 1.0
 
 
 @torch.no_grad()

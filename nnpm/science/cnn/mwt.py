@@ -169,6 +169,7 @@ class ModuleRow:
     krr: float
     balanced_accuracy: float
     fidelity: float
+    argmax_fidelity: float
     max_logprob_gap: float
     jaccard_cohesion: float
     temperature: float
@@ -208,6 +209,7 @@ class Report:
         d = asdict(self)
         d["loss_points"] = self.loss_points
         d["mean_fidelity"] = sum(m.fidelity for m in self.modules) / max(1, len(self.modules))
+        d["mean_argmax_fidelity"] = sum(m.argmax_fidelity for m in self.modules) / max(1, len(self.modules))
         d["time_ratio"] = self.modular_seconds / max(self.standard_seconds, 1e-9)
         return d
 
@@ -230,6 +232,7 @@ def evaluate_modules(
                 m.krr,
                 fig.balanced_accuracy,
                 fig.fidelity,
+                fig.argmax_fidelity,
                 fig.max_logprob_gap,
                 evaluate.jaccard_cohesion(model, data.train, m.cls, m.kept, seed=seed),
                 m.temperature,
@@ -282,6 +285,7 @@ def write_packages(
         mextra = {
             **extra,
             "fidelity": row.fidelity,
+            "argmax_fidelity": row.argmax_fidelity,
             "jaccard_cohesion": row.jaccard_cohesion,
             "temperature": m.temperature,
             "score_bias": m.score_bias,

@@ -233,6 +233,13 @@ def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.devi
     return acc
 
 
+_NOT_TRAINING = ("tau", "device", "eval_batch_size")  # extraction and placement: free to change on resume
+
+
+def _recipe(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in _NOT_TRAINING}
+
+
 class Checkpoint:
     """Per-epoch checkpoint: model and optimizer tensors in safetensors, scalars in JSON."""
 
@@ -265,7 +272,7 @@ class Checkpoint:
         from safetensors.torch import load_file
 
         meta = json.loads(self.meta.read_text(encoding="utf-8"))
-        if meta["config"] != asdict(cfg):
+        if _recipe(meta["config"]) != _recipe(asdict(cfg)):
             raise InvalidInputError(
                 "the checkpoint was made with a different recipe",
                 where=str(self.meta),

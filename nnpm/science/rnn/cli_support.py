@@ -110,7 +110,7 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
 
 
 def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, seed, data_dir, embedding_dir,
-                      reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                      refit_sequences: int = 1000, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
     from nnpm.science.rnn import decompose as dec
     from nnpm.science.rnn import packaging as pk
 
@@ -122,7 +122,8 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
         )
     if cap is None:
         cap = dec.TRANSLATE_DEFAULT_CAP if model.architecture.family == "rnn-seq2seq" else dec.DEFAULT_CAP
-    config = dec.DecomposeConfig(mode=mode, cap=cap, positives=positives, pool=pool, seed=seed)
+    config = dec.DecomposeConfig(mode=mode, cap=cap, positives=positives, pool=pool, seed=seed,
+                                 refit_sequences=refit_sequences)  # fmt: skip
     wanted = classes.split(",") if classes else None
     if model.architecture.family == "rnn-seq2seq":
         from nnpm.science.rnn import translate
