@@ -27,6 +27,7 @@ def _fails(args: list[str], capsys) -> str:
         (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "does not exist"),
         (["--tau", "0"], "tau must be in (0, 1]"),
         (["--tau", "1.5"], "tau must be in (0, 1]"),
+        (["--generator-lr-scale", "-1"], "generator_lr_scale must be a finite number >= 0"),
     ],
 )
 def test_bad_arguments_give_one_line(args, needle, capsys, workdir) -> None:

@@ -134,3 +134,18 @@ def test_resume_accepts_a_new_tau_and_refuses_a_new_recipe(digits, tmp_path: Pat
     assert again.history == first.history  # nothing retrained: tau only changes extraction
     with pytest.raises(InvalidInputError, match="different recipe"):
         train_modular(digits, "simcnn", 0.0625, replace(cfg, lr=0.01), checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(InvalidInputError, match="different recipe"):
+        train_modular(digits, "simcnn", 0.0625, replace(cfg, beta=3.0), checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_standard_checkpoint_serves_any_gate_settings(digits, tmp_path: Path) -> None:
+    """alpha, beta and the generator rate do not touch the standard model: its run is reused."""
+    from dataclasses import replace
+
+    from nnpm.science.cnn.mwt import train_standard
+
+    cfg = TrainConfig(epochs=1, batch_size=64, seed=3)
+    first = train_standard(digits, "simcnn", 0.0625, cfg, checkpoint_dir=tmp_path)
+    other = replace(cfg, alpha=0.1, beta=4.0, generator_lr_scale=10.0)
+    again = train_standard(digits, "simcnn", 0.0625, other, checkpoint_dir=tmp_path, resume=True)
+    assert again.history == first.history and again.seconds == first.seconds

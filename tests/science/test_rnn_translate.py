@@ -81,7 +81,7 @@ def test_add_a_language_from_a_second_model_on_the_same_embedding(two_models):
     assert 0.0 <= scores["bleu4"] <= scores["bleu1"] <= 1.0
 
 
-def test_add_a_language_through_the_package_manager(two_models, tmp_path):
+def test_add_a_language_through_the_package_manager(two_models, tmp_path, capsys):
     """Publish both translators' modules, compose fr (model a) + it (model b), write, load, eval."""
     from nnpm import api
     from nnpm.compose.assemble import compose
@@ -113,6 +113,11 @@ def test_add_a_language_through_the_package_manager(two_models, tmp_path):
     assert deps == {"numbers/fr-module", "numbers-b/it-module", "numbers/embedding"}  # one shared embedding
     api.publish(tmp_path / "fr-it")
     api.install(["numbers/fr-it"], project=False)
+    from nnpm.cli import main
+
+    capsys.readouterr()
+    main(["show", "numbers/fr-it"])
+    assert "each request routed to the module serving its language" in capsys.readouterr().out
     again = evaluate_package("numbers/fr-it")
     assert again.value == pytest.approx(report.after.value) and again.claimed == pytest.approx(
         report.after.value, abs=1e-6

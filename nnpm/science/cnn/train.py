@@ -234,10 +234,13 @@ def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.devi
 
 
 _NOT_TRAINING = ("tau", "device", "eval_batch_size")  # extraction and placement: free to change on resume
+_GATES_ONLY = ("alpha", "beta", "generator_lr_scale")  # no effect on the standard model's training
 
 
-def _recipe(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in _NOT_TRAINING}
+def _recipe(config: dict, run: str) -> dict:
+    """The settings a checkpoint must share with the resumed run: those that shape its training."""
+    ignored = _NOT_TRAINING + (_GATES_ONLY if run == "standard" else ())
+    return {k: v for k, v in config.items() if k not in ignored}
 
 
 class Checkpoint:
@@ -245,6 +248,7 @@ class Checkpoint:
 
     def __init__(self, directory: Path, run: str) -> None:
         self.directory = Path(directory)
+        self.run = run
         self.tensors = self.directory / f"checkpoint-{run}.safetensors"
         self.meta = self.directory / f"checkpoint-{run}.json"
 
@@ -272,7 +276,7 @@ class Checkpoint:
         from safetensors.torch import load_file
 
         meta = json.loads(self.meta.read_text(encoding="utf-8"))
-        if _recipe(meta["config"]) != _recipe(asdict(cfg)):
+        if _recipe(meta["config"], self.run) != _recipe(asdict(cfg), self.run):
             raise InvalidInputError(
                 "the checkpoint was made with a different recipe",
                 where=str(self.meta),
