@@ -83,15 +83,28 @@ def gaps(subsets, data, std_logits, by_class, compose_fn) -> list[dict]:
 
 
 def summarise(label: str, rows: list[dict]) -> dict:
-    out = {"composites": len(rows)}
+    """Mean and worst gap per forward, how many composites are within 2 points, and the worst three."""
+    out = {"composites": len(rows), "rows": rows}
     for mode in ("fused", "batched"):
         g = [100 * (r["standard"] - r[mode]) for r in rows]
-        out[mode] = {"mean_gap_points": statistics.mean(g), "worst_gap_points": max(g)}
+        out[mode] = {
+            "mean_gap_points": statistics.mean(g),
+            "worst_gap_points": max(g),
+            "within_2_points": sum(v <= 2.0 for v in g),
+        }
     print(
         f"{label:<22}{len(rows):>5}  fused: mean gap {out['fused']['mean_gap_points']:+6.2f} worst "
         f"{out['fused']['worst_gap_points']:+6.2f}   batched: mean gap {out['batched']['mean_gap_points']:+6.2f} "
         f"worst {out['batched']['worst_gap_points']:+6.2f}  (points; positive = composite below standard)"
     )
+    if len(rows) > 1:
+        worst = sorted(rows, key=lambda r: r["standard"] - r["fused"], reverse=True)[:3]
+        shown = ", ".join(
+            f"{'+'.join(r['classes'])} {100 * (r['standard'] - r['fused']):+.2f}" for r in worst
+        )
+        print(
+            f"{'':<27}within 2 points (fused): {out['fused']['within_2_points']}/{len(rows)}; worst: {shown}"
+        )
     return out
 
 

@@ -122,6 +122,17 @@ def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys
         evaluate_package("brown/noun-module", dataset="mnist")
     with pytest.raises(DataError, match="embedding package"):
         evaluate_package(brown_build / "embedding")
+    import dataclasses
+    from types import SimpleNamespace
+
+    from nnpm.compose.evaluate_text import load_text_for
+
+    noun = api.load("brown/noun-module", project=False)
+    bare = SimpleNamespace(
+        manifest=dataclasses.replace(noun.manifest, provenance={}), embedding=noun.embedding
+    )
+    with pytest.raises(DataError, match="records no dataset in its provenance"):
+        load_text_for(bare)
     with pytest.raises(DataError, match="--finetune works on image composites only"):
         compose_package(["brown/noun-module"], "brown/n", brown_build / "n", dataset="brown", finetune=True)
     assert not (brown_build / "n").exists()
