@@ -49,7 +49,8 @@ def scores(net, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     return torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
-def class_indices(names, data: LabelledData) -> list[int]:
+def class_indices(names, data) -> list[int]:
+    """Indices of class `names` in a dataset (image or text: anything with .classes and .name)."""
     missing = [c for c in names if c not in data.classes]
     if missing:
         raise DataError(

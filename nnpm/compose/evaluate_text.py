@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from nnpm.compose.evaluate import ClassStats, EvalResult, per_class_stats
+from nnpm.compose.evaluate import ClassStats, EvalResult, class_indices, per_class_stats
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.errors import DataError
 from nnpm.package.manifest import Manifest
@@ -91,7 +91,7 @@ def _module_balanced_accuracy(net, part: TextSplit, data: TextData) -> tuple[flo
     from nnpm.science.rnn.pipeline import binary_accuracy
     from nnpm.science.rnn.train import predict
 
-    (cls,) = _indices(net.manifest.source.classes, data)
+    (cls,) = class_indices(net.manifest.source.classes, data)
     scores = predict(net, part.x).squeeze(-1)
     return binary_accuracy(scores, part.y, cls), int((part.y != IGNORE).sum())
 
@@ -99,7 +99,7 @@ def _module_balanced_accuracy(net, part: TextSplit, data: TextData) -> tuple[flo
 def _composite_accuracy(net, part: TextSplit, data: TextData):
     from nnpm.science.rnn.train import predict
 
-    wanted = torch.tensor(_indices(net.classes, data))
+    wanted = torch.tensor(class_indices(net.classes, data))
     pred, y = _valid(wanted[predict(net, part.x).argmax(-1)], part.y)
     keep = torch.isin(y, wanted)
     if not keep.any():
@@ -112,7 +112,7 @@ def _bleu(net, data: TextData, part: TextSplit) -> tuple[float, int, dict[str, C
     from nnpm.science.rnn.translate import bleu_scores
 
     modules = list(net.parts) if hasattr(net, "parts") else [net]
-    served = _indices([lang for m in modules for lang in m.languages], data)
+    served = class_indices([lang for m in modules for lang in m.languages], data)
     rows = torch.nonzero(torch.isin(part.group, torch.tensor(served))).flatten()
     if len(rows) == 0:
         raise DataError(f"no test pair of the languages {net.manifest.source.classes} in {data.name}")
@@ -123,16 +123,6 @@ def _valid(pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     """Predictions and labels at the non-padding positions only (all of them for classifiers)."""
     valid = y != IGNORE
     return pred[valid], y[valid]
-
-
-def _indices(names, data: TextData) -> list[int]:
-    missing = [c for c in names if c not in data.classes]
-    if missing:
-        raise DataError(
-            f"class {missing[0]!r} is not a class of dataset {data.name}",
-            hint=f"its classes: {', '.join(data.classes)}",
-        )
-    return [data.classes.index(c) for c in names]
 
 
 def _first_network(net):

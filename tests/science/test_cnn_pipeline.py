@@ -148,4 +148,4 @@ def test_a_standard_checkpoint_serves_any_gate_settings(digits, tmp_path: Path) 
     first = train_standard(digits, "simcnn", 0.0625, cfg, checkpoint_dir=tmp_path)
     other = replace(cfg, alpha=0.1, beta=4.0, generator_lr_scale=10.0)
     again = train_standard(digits, "simcnn", 0.0625, other, checkpoint_dir=tmp_path, resume=True)
-    assert again.history == first.history and again.seconds == first.seconds
+    assert again.history == first.history  # restored from the checkpoint, not retrained

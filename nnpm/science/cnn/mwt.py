@@ -328,31 +328,11 @@ def modularize(
     architecture(family, data, width, gated=True, pad=pad, resize=resize)  # fail fast on bad args
     packaging.model_name(namespace, family)
     out = Path(out)
-    ckpt = out / ".checkpoints"
-    std = None
-    if train_baseline:
-        std = train_standard(
-            data,
-            family,
-            width,
-            cfg,
-            pad=pad,
-            resize=resize,
-            checkpoint_dir=ckpt,
-            resume=resume,
-            reporter=reporter,
-        )
-    mod = train_modular(
-        data,
-        family,
-        width,
-        cfg,
-        pad=pad,
-        resize=resize,
-        checkpoint_dir=ckpt,
-        resume=resume,
-        reporter=reporter,
+    options = dict(
+        pad=pad, resize=resize, checkpoint_dir=out / ".checkpoints", resume=resume, reporter=reporter
     )
+    std = train_standard(data, family, width, cfg, **options) if train_baseline else None
+    mod = train_modular(data, family, width, cfg, **options)
     model = mod.model.cpu().eval()
     arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
     start = time.perf_counter()
