@@ -74,9 +74,15 @@ def evaluate(net, data: LabelledData, split: str = "test") -> EvalResult:
     else:
         value, n, per_class = composite_accuracy(net, part, data)
         metric = "accuracy"
+    return beside_claim(manifest, metric, data.name, split, value, n, per_class)
+
+
+def beside_claim(manifest, metric: str, dataset: str, split: str, value: float, n: int,
+                 per_class: dict[str, ClassStats]) -> EvalResult:  # fmt: skip
+    """The measured figure with the manifest's claim for the same split, if it makes one."""
     claim = manifest.metrics.accuracy
     claimed = claim.value if claim is not None and claim.split == split else None
-    return EvalResult(str(manifest.name), kind, metric, data.name, split, value, n, claimed, per_class)
+    return EvalResult(str(manifest.name), manifest.kind, metric, dataset, split, value, n, claimed, per_class)
 
 
 def _model_accuracy(net, part: Split, data: LabelledData):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from nnpm.compose.evaluate import ClassStats, EvalResult, class_indices, per_class_stats
+from nnpm.compose.evaluate import ClassStats, EvalResult, beside_claim, class_indices, per_class_stats
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.errors import DataError
 from nnpm.package.manifest import Manifest
@@ -72,11 +72,7 @@ def evaluate_text(net, data: TextData, split: str = "test") -> EvalResult:
     else:
         value, n, per_class = _composite_accuracy(net, part, data)
         metric = "accuracy"
-    claim = manifest.metrics.accuracy
-    claimed = claim.value if claim is not None and claim.split == split else None
-    return EvalResult(
-        str(manifest.name), manifest.kind, metric, data.name, split, value, n, claimed, per_class
-    )
+    return beside_claim(manifest, metric, data.name, split, value, n, per_class)
 
 
 def _model_accuracy(net, part: TextSplit, data: TextData):
