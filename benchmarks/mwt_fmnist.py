@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--max-train", type=int, default=None, help="stratified subset of the official training split"
     )
+    ap.add_argument("--pad", type=int, default=0, help="zero-pad inputs per side (2: 28x28 -> 32x32)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="build/bench-fmnist")
     ap.add_argument(
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         beta=args.beta,
         tau=args.tau,
         seed=args.seed,
+        device=args.device,
     )
     report = modularize(
         data,
@@ -95,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg,
         Path(args.out),
         args.namespace,
+        pad=args.pad,
         reporter=LogReporter(),
         resume=args.resume,
     )
     d = report.to_dict()
     print(
         f"\n{args.arch} width {args.width}, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, "
-        f"alpha {args.alpha}, beta {args.beta}, tau {args.tau}, seed {args.seed}, device {report.device}"
+        f"alpha {args.alpha}, beta {args.beta}, tau {args.tau}, seed {args.seed}, pad {args.pad}, "
+        f"generator lr x{args.generator_lr_scale}, device {report.device}"
     )
     print(f"split: {data.split_note}")
     print(f"standard accuracy  {100 * report.standard_accuracy:.2f}%  (test)")

@@ -40,6 +40,34 @@ def test_losses_fall(digits) -> None:
     assert last["coupling"] < first["coupling"]
 
 
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.steps: list[dict[str, float]] = []
+        self.epochs: list[dict[str, float]] = []
+
+    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
+        self.expected = steps
+
+    def step(self, stats: dict[str, float]) -> None:
+        self.steps.append(stats)
+
+    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
+        self.epochs.append(stats)
+
+
+def test_progress_gets_every_step_and_ends_on_the_epoch_figures(digits) -> None:
+    """Running sums are read back only now and then (a GPU sync), but the bar still moves each
+    step and its last figures are the epoch's."""
+    reporter = RecordingReporter()
+    train_modular(digits, "simcnn", 0.0625, TrainConfig(epochs=1, batch_size=16, seed=0), reporter=reporter)
+    assert len(reporter.steps) == reporter.expected > 25
+    last, epoch = reporter.steps[-1], reporter.epochs[0]
+    assert last["loss"] == pytest.approx(epoch["loss"]) and last["acc"] == pytest.approx(epoch["accuracy"])
+    assert epoch["loss"] == pytest.approx(
+        epoch["ce"] + 0.5 * epoch["cohesion"] + 1.5 * epoch["coupling"], rel=1e-5
+    )
+
+
 def test_modules_keep_fewer_kernels(run) -> None:
     report, _ = run
     assert all(m.retained <= m.total for m in report.modules)

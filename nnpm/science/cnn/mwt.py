@@ -25,7 +25,15 @@ from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
 from nnpm.science.cnn.models import CNN, build_cnn
 from nnpm.science.cnn.prune import module_architecture, prune_state
 from nnpm.science.cnn.specs import FAMILY_NAMES, layout, maskable_total
-from nnpm.science.cnn.train import Reporter, TrainConfig, TrainResult, accuracy, predict_logits, train
+from nnpm.science.cnn.train import (
+    Reporter,
+    TrainConfig,
+    TrainResult,
+    accuracy,
+    predict_logits,
+    resolve_device,
+    train,
+)
 
 
 def architecture(
@@ -116,19 +124,21 @@ def extract_modules(
     model_arch: Architecture | None = None,
     classes: list[int] | None = None,
     batch_size: int = 512,
+    device: str | torch.device = "cpu",
 ) -> list[ExtractedModule]:
     """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
 
     Gate frequencies come from the training split in eval mode without augmentation; each
     module keeps its gates sliced to its kernels, and its temperature and log-odds bias are
     fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
+    The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
     """
     if not isinstance(model, CNN):
         manifest, model = packaging.load_package(Path(model))
         model_arch = manifest.architecture
     if model_arch is None:
         raise InvalidInputError("extract_modules needs model_arch for a torch model")
-    model = model.cpu().eval()
+    model = model.to(device).eval()
     lay = layout(model_arch)
     freqs = gate_frequencies(model, data.train, len(data.classes), batch_size)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -139,6 +149,7 @@ def extract_modules(
         sliced = prune_state(state, model_arch, arch)
         net = build_cnn(arch)
         net.load_state_dict(sliced)
+        net.to(device)
         val_logits = predict_logits(net.eval(), data.val.x, batch_size)
         temperature, bias = fit_score_calibration(val_logits, data.val.y, cls)
         arch = module_architecture(model_arch, kept, (cls,), temperature, (bias,))
@@ -333,10 +344,11 @@ def modularize(
     )
     std = train_standard(data, family, width, cfg, **options) if train_baseline else None
     mod = train_modular(data, family, width, cfg, **options)
-    model = mod.model.cpu().eval()
+    device = resolve_device(cfg.device)
+    model = mod.model.to(device).eval()
     arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
     start = time.perf_counter()
-    modules = extract_modules(model, data, cfg.tau, model_arch=arch)
+    modules = extract_modules(model, data, cfg.tau, model_arch=arch, device=device)
     extraction_seconds = time.perf_counter() - start
     rows = evaluate_modules(modules, model, data, cfg.seed)
     last = mod.history[-1] if mod.history else {}
@@ -346,7 +358,7 @@ def modularize(
         width=width,
         split_note=data.split_note,
         config=asdict(cfg),
-        standard_accuracy=accuracy(std.model.cpu(), data.test) if std else float("nan"),
+        standard_accuracy=accuracy(std.model.to(device), data.test) if std else float("nan"),
         modular_accuracy=accuracy(model, data.test),
         standard_seconds=std.seconds if std else float("nan"),
         modular_seconds=mod.seconds,
@@ -384,7 +396,7 @@ def modularize(
         "python": platform.python_version(),
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
-    write_packages(out, namespace, version, model, arch, modules, report, provenance)
+    write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance)
     if std is not None:
         write_standard_package(out, namespace, version, std.model.cpu().eval(), data, family, width, pad, resize,
                                report, provenance)  # fmt: skip

@@ -116,6 +116,8 @@ def train(
     """Train in place; modular when the model has gates (MwT losses), standard otherwise."""
     reporter = reporter or NullReporter()
     device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     model.to(device)
     x, y = data.train.x, data.train.y
     steps = math.ceil(len(y) / cfg.batch_size)
@@ -159,43 +161,54 @@ def param_groups(model: CNN, cfg: TrainConfig) -> list[dict]:
 
 
 def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> dict[str, float]:
+    """One pass over the shuffled training split.
+
+    Running sums stay on the device and are read back only every REPORT_EVERY steps (for the
+    progress bar) and at the end: a read is a host-device sync, which would stall a GPU each step.
+    """
     model.train()
     perm = torch.randperm(len(y), generator=gen)
-    totals = {"loss": 0.0, "ce": 0.0, "cohesion": 0.0, "coupling": 0.0, "correct": 0.0}
+    keys = ("loss", "ce", "cohesion", "coupling", "correct")
+    sums = torch.zeros(len(keys), device=device)
     fired: torch.Tensor | None = None  # [classes, all gated kernels]: samples whose gate was open
     counts = torch.zeros(num_classes)
-    seen = 0
-    for i in range(0, len(y), cfg.batch_size):
+    seen, shown = 0, {"loss": float("nan"), "acc": float("nan")}
+    for step, i in enumerate(range(0, len(y), cfg.batch_size)):
         idx = perm[i : i + cfg.batch_size]
         xb, yb = x[idx], y[idx]
         if cfg.shift or cfg.flip:
             xb = augment(xb, cfg.shift, cfg.flip, gen)
+        counts += torch.bincount(yb, minlength=num_classes).float()
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         logits, gates = model.forward_gates(xb)
         ce = F.cross_entropy(logits, yb)
-        loss = ce
+        coh = coup = torch.zeros((), device=device)
         if gates:
             coh, coup = mwt_losses(gates, yb)
-            loss = ce + cfg.alpha * coh + cfg.beta * coup
-            totals["cohesion"] += float(coh.detach()) * len(idx)
-            totals["coupling"] += float(coup.detach()) * len(idx)
             fired = _count_fired(fired, gates, yb, num_classes)
+        loss = ce + cfg.alpha * coh + cfg.beta * coup if gates else ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         n = len(idx)
         seen += n
-        counts += torch.bincount(yb.cpu(), minlength=num_classes).float()
-        totals["loss"] += float(loss.detach()) * n
-        totals["ce"] += float(ce.detach()) * n
-        totals["correct"] += float((logits.argmax(1) == yb).sum())
-        reporter.step({"loss": totals["loss"] / seen, "acc": totals["correct"] / seen})
+        with torch.no_grad():
+            correct = (logits.argmax(1) == yb).sum()
+            sums += torch.stack([loss * n, ce * n, coh * n, coup * n, correct]).detach()
+        if step % REPORT_EVERY == 0 or i + cfg.batch_size >= len(y):
+            totals = sums.tolist()
+            shown = {"loss": totals[0] / seen, "acc": totals[4] / seen}
+        reporter.step(shown)
+    totals = dict(zip(keys, sums.tolist(), strict=True))
     stats = {k: v / seen for k, v in totals.items() if k != "correct"}
     stats["accuracy"] = totals["correct"] / seen
     if fired is not None:
-        stats["krr"] = running_krr(fired, counts, cfg.tau)
+        stats["krr"] = running_krr(fired.cpu(), counts, cfg.tau)
     return stats
+
+
+REPORT_EVERY = 25  # steps between progress-bar reads of the running loss and accuracy
 
 
 def _count_fired(
@@ -204,7 +217,7 @@ def _count_fired(
     """Add this batch's open-gate counts per class; all layers at once, since KRR pools them."""
     with torch.no_grad():
         opened = torch.cat([g > 0 for g in gates.values()], dim=1).float()
-        c = (F.one_hot(y, k).float().T @ opened).cpu()
+        c = F.one_hot(y, k).float().T @ opened
     return c if fired is None else fired + c
 
 
