@@ -1,4 +1,4 @@
-"""Composites of MwT modules without fine-tuning, against the standard model on the same classes.
+"""Composites of MwT modules, against the standard model restricted to the same classes.
 
     python benchmarks/mwt_fmnist.py --seed 0 --namespace fmnist-s0 --out build/compose-fmnist-s0 ...
     python benchmarks/mwt_fmnist.py --seed 1 --namespace fmnist-s1 --out build/compose-fmnist-s1 ...
@@ -9,7 +9,10 @@ nnpm's own API. For every 2-class subset (45), a seeded sample of 5-class subset
 the 10-class composite, it prints the composite's accuracy on the test images of its
 classes beside the standard model restricted to the same classes (argmax over those
 logits only), in both forwards (fused over the union of kernels, and each module
-batched). Then inference cost as ratios to the standard model's forward on the same
+batched), and the modular model the modules came from, restricted the same way: the
+yardstick of what its modules could reach. With --finetune-epochs N, also each 2- and
+5-class composite after `--finetune` (trained on the training split, its epoch chosen on
+validation). Then inference cost as ratios to the standard model's forward on the same
 batch, measured in the same run; and, with --other-build, a cross-model composite and
 a replacement (one class served by the other model's module, per-class precision and
 recall before and after). Only the test split is measured; nothing is selected on it.
@@ -31,7 +34,7 @@ from pathlib import Path
 import torch
 
 
-def publish_and_install(build: Path) -> tuple[str, list[str]]:
+def publish_and_install(build: Path) -> tuple[str, list[str], str]:
     from nnpm import api
     from nnpm.package.manifest import Manifest
 
@@ -43,8 +46,29 @@ def publish_and_install(build: Path) -> tuple[str, list[str]]:
         api.publish(directory)
     modules = [str(m.name) for m in manifests.values() if m.kind == "module"]
     standard = next(str(m.name) for m in manifests.values() if str(m.name).endswith("-standard"))
+    modular = next(str(m.name) for m in manifests.values() if m.kind == "model" and str(m.name) != standard)
     api.install([standard, *modules], project=False)
-    return standard, modules
+    return standard, modules, modular
+
+
+def split_seed(build: Path) -> int:
+    """The seed the build's splits were drawn with: fine-tuning and choosing on validation must
+    see the build's own validation images, never images it trained on."""
+    from nnpm.package.manifest import Manifest
+
+    for d in sorted(build.iterdir()):
+        if (d / "nnpm.toml").exists():
+            manifest = Manifest.read(d / "nnpm.toml")
+            if manifest.kind == "model":
+                return int(manifest.provenance.get("seed", 0))
+    return 0
+
+
+def batched_of(composite):
+    """The same modules without the fused forward: each one runs on the batch."""
+    from nnpm.compose.composite import Composite
+
+    return Composite([p.network for p in composite.parts_info], composite.classes)
 
 
 def restricted_accuracy(logits: torch.Tensor, y: torch.Tensor, classes: list[int]) -> float:
@@ -64,46 +88,61 @@ def forward_all(net, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
         return torch.cat([net(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
-def gaps(subsets, data, std_logits, by_class, compose_fn) -> list[dict]:
+MODES = {
+    "fused": "fused (one forward)",
+    "batched": "batched (each module)",
+    "fused_finetuned": "fused, fine-tuned",
+    "batched_finetuned": "batched, fine-tuned",
+    "modular": "source modular model",
+}
+
+
+def gaps(subsets, data, std_logits, mod_logits, by_class, compose_fn, finetune_epochs: int = 0) -> list[dict]:
+    """Each composite beside the standard model restricted to its classes, in both forwards and,
+    with finetune_epochs, after `--finetune` (fitted on train, chosen on validation). The modular
+    model the modules were cut from, restricted the same way, is the yardstick of what they could reach."""
+    from nnpm.compose.finetune import finetune
+
     rows = []
     for subset in subsets:
-        names = [data.classes[c] for c in subset]
+        classes, names = list(subset), [data.classes[c] for c in subset]
         fused = compose_fn([by_class[n] for n in names])
-        batched_scores = torch.cat([fused.part_scores[n] for n in names], dim=1)
-        std = restricted_accuracy(std_logits, data.test.y, list(subset))
-        rows.append(
-            {
-                "classes": names,
-                "standard": std,
-                "fused": composite_accuracy(fused.scores, data.test.y, list(subset)),
-                "batched": composite_accuracy(batched_scores, data.test.y, list(subset)),
-            }
-        )
+        row = {
+            "classes": names,
+            "standard": restricted_accuracy(std_logits, data.test.y, classes),
+            "fused": composite_accuracy(fused.scores, data.test.y, classes),
+            "batched": composite_accuracy(
+                torch.cat([fused.part_scores[n] for n in names], dim=1), data.test.y, classes
+            ),
+        }
+        if finetune_epochs:
+            for mode, net in (("fused_finetuned", fused), ("batched_finetuned", batched_of(fused))):
+                finetune(net, data, epochs=finetune_epochs)
+                row[mode] = composite_accuracy(forward_all(net, data.test.x), data.test.y, classes)
+        row["modular"] = restricted_accuracy(mod_logits, data.test.y, classes)
+        rows.append(row)
     return rows
 
 
 def summarise(label: str, rows: list[dict]) -> dict:
     """Mean and worst gap per forward, how many composites are within 2 points, and the worst three."""
     out = {"composites": len(rows), "rows": rows}
-    for mode in ("fused", "batched"):
-        g = [100 * (r["standard"] - r[mode]) for r in rows]
-        out[mode] = {
-            "mean_gap_points": statistics.mean(g),
-            "worst_gap_points": max(g),
-            "within_2_points": sum(v <= 2.0 for v in g),
-        }
     print(
-        f"{label:<22}{len(rows):>5}  fused: mean gap {out['fused']['mean_gap_points']:+6.2f} worst "
-        f"{out['fused']['worst_gap_points']:+6.2f}   batched: mean gap {out['batched']['mean_gap_points']:+6.2f} "
-        f"worst {out['batched']['worst_gap_points']:+6.2f}  (points; positive = composite below standard)"
+        f"\n{label}: gap to the standard model on the same classes, in points (positive: composite below it)"
     )
-    if len(rows) > 1:
-        worst = sorted(rows, key=lambda r: r["standard"] - r["fused"], reverse=True)[:3]
-        shown = ", ".join(
-            f"{'+'.join(r['classes'])} {100 * (r['standard'] - r['fused']):+.2f}" for r in worst
-        )
+    print(f"  {'forward':<24}{'mean':>8}{'worst':>8}{'within 2':>11}  worst three")
+    for mode in [k for k in MODES if k in rows[0]]:
+        gap = {"+".join(r["classes"]): 100 * (r["standard"] - r[mode]) for r in rows}
+        out[mode] = {
+            "mean_gap_points": statistics.mean(gap.values()),
+            "worst_gap_points": max(gap.values()),
+            "within_2_points": sum(v <= 2.0 for v in gap.values()),
+        }
+        worst = sorted(gap.items(), key=lambda kv: kv[1], reverse=True)[:3] if len(rows) > 1 else []
         print(
-            f"{'':<27}within 2 points (fused): {out['fused']['within_2_points']}/{len(rows)}; worst: {shown}"
+            f"  {MODES[mode]:<24}{out[mode]['mean_gap_points']:>+8.2f}{out[mode]['worst_gap_points']:>+8.2f}"
+            f"{out[mode]['within_2_points']:>7}/{len(rows):<3}  "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in worst)
         )
     return out
 
@@ -128,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=256, help="batch size for the inference-cost timings")
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument(
+        "--finetune-epochs", type=int, default=0, help="also fine-tune every 2- and 5-class composite (0: no)"
+    )
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     os.environ["NNPM_HOME"] = tempfile.mkdtemp(prefix="nnpm-compose-bench-")
@@ -137,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     from nnpm.compose.assemble import compose
     from nnpm.datasets.images import load_image_dataset
 
-    standard_name, modules = publish_and_install(args.build)
+    standard_name, modules, modular_name = publish_and_install(args.build)
     standard = api.load(standard_name, project=False)
-    data = load_image_dataset("fashion-mnist", args.data_dir)
+    data = load_image_dataset("fashion-mnist", args.data_dir, seed=split_seed(args.build))
     std_logits = forward_all(standard, data.test.x)
+    mod_logits = forward_all(api.load(modular_name, project=False), data.test.x)
     by_class = {}
     for name in modules:
         net = api.load(name, project=False)
@@ -162,12 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"standard": standard_name, "measured_on": f"official test split ({len(data.test)})"}
     pairs = list(itertools.combinations(range(10), 2))
     fives = random.Random(args.seed).sample(list(itertools.combinations(range(10), 5)), args.five)
-    results["pairs"] = summarise("2-class composites", gaps(pairs, data, std_logits, by_class, compose_fn))
+    results["pairs"] = summarise(
+        "2-class composites",
+        gaps(pairs, data, std_logits, mod_logits, by_class, compose_fn, args.finetune_epochs),
+    )
     results["fives"] = summarise(
-        f"5-class (seed {args.seed})", gaps(fives, data, std_logits, by_class, compose_fn)
+        f"5-class composites ({args.five}, sampled with seed {args.seed})",
+        gaps(fives, data, std_logits, mod_logits, by_class, compose_fn, args.finetune_epochs),
     )
     results["ten"] = summarise(
-        "10-class composite", gaps([tuple(range(10))], data, std_logits, by_class, compose_fn)
+        "10-class composite", gaps([tuple(range(10))], data, std_logits, mod_logits, by_class, compose_fn)
     )
     results["cost"] = inference_cost(standard, by_class, data, args, compose)
     if args.other_build:
@@ -178,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def inference_cost(standard, by_class, data, args, compose) -> dict:
-    from nnpm.compose.composite import Composite
 
     x = data.test.x[: args.batch]
     two = [by_class[data.classes[c]] for c in (7, 9)]  # sneaker, ankle boot
@@ -187,7 +233,7 @@ def inference_cost(standard, by_class, data, args, compose) -> dict:
     rows = {"standard model (yardstick)": yard}
     for label, names in (("2 modules", two), ("10 modules", all_ten)):
         fused = compose(*names, project=False)
-        batched = Composite([p.network for p in fused.parts_info], fused.classes)
+        batched = batched_of(fused)
         rows[f"{label}, fused"] = time_forward(fused, x, args.repeat)
         rows[f"{label}, batched"] = time_forward(batched, x, args.repeat)
     print(
@@ -202,7 +248,7 @@ def cross_model(args, data, by_class, compose) -> dict:
     """Modules of two models in one composite, and one class patched with the other model's module."""
     from nnpm.compose.evaluate import composite_accuracy as per_class_accuracy
 
-    _, other_modules = publish_and_install(args.other_build)
+    _, other_modules, _ = publish_and_install(args.other_build)
     other = {api_load_class(name): name for name in other_modules}
     mixed = [by_class[c] if i % 2 == 0 else other[c] for i, c in enumerate(data.classes)]
     net = compose(*mixed, project=False)

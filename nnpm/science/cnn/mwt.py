@@ -348,7 +348,9 @@ def modularize(
     model = mod.model.to(device).eval()
     arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
     start = time.perf_counter()
-    modules = extract_modules(model, data, cfg.tau, model_arch=arch, device=device)
+    modules = extract_modules(
+        model, data, cfg.tau, model_arch=arch, batch_size=cfg.eval_batch_size, device=device
+    )
     extraction_seconds = time.perf_counter() - start
     rows = evaluate_modules(modules, model, data, cfg.seed)
     last = mod.history[-1] if mod.history else {}
@@ -358,8 +360,8 @@ def modularize(
         width=width,
         split_note=data.split_note,
         config=asdict(cfg),
-        standard_accuracy=accuracy(std.model.to(device), data.test) if std else float("nan"),
-        modular_accuracy=accuracy(model, data.test),
+        standard_accuracy=accuracy(std.model, data.test, cfg.eval_batch_size) if std else float("nan"),
+        modular_accuracy=accuracy(model, data.test, cfg.eval_batch_size),
         standard_seconds=std.seconds if std else float("nan"),
         modular_seconds=mod.seconds,
         extraction_seconds=extraction_seconds,

@@ -116,8 +116,6 @@ def train(
     """Train in place; modular when the model has gates (MwT losses), standard otherwise."""
     reporter = reporter or NullReporter()
     device = resolve_device(cfg.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     model.to(device)
     x, y = data.train.x, data.train.y
     steps = math.ceil(len(y) / cfg.batch_size)
@@ -160,11 +158,14 @@ def param_groups(model: CNN, cfg: TrainConfig) -> list[dict]:
     return groups
 
 
+REPORT_EVERY = 25  # steps between progress-bar reads of the running loss and accuracy
+
+
 def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> dict[str, float]:
     """One pass over the shuffled training split.
 
-    Running sums stay on the device and are read back only every REPORT_EVERY steps (for the
-    progress bar) and at the end: a read is a host-device sync, which would stall a GPU each step.
+    The loop's running sums stay on the device and are read back only every REPORT_EVERY steps
+    (for the progress bar) and at the end, not after every step.
     """
     model.train()
     perm = torch.randperm(len(y), generator=gen)
@@ -181,12 +182,12 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
         counts += torch.bincount(yb, minlength=num_classes).float()
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         logits, gates = model.forward_gates(xb)
-        ce = F.cross_entropy(logits, yb)
+        loss = ce = F.cross_entropy(logits, yb)
         coh = coup = torch.zeros((), device=device)
         if gates:
             coh, coup = mwt_losses(gates, yb)
+            loss = ce + cfg.alpha * coh + cfg.beta * coup
             fired = _count_fired(fired, gates, yb, num_classes)
-        loss = ce + cfg.alpha * coh + cfg.beta * coup if gates else ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -197,8 +198,8 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
             correct = (logits.argmax(1) == yb).sum()
             sums += torch.stack([loss * n, ce * n, coh * n, coup * n, correct]).detach()
         if step % REPORT_EVERY == 0 or i + cfg.batch_size >= len(y):
-            totals = sums.tolist()
-            shown = {"loss": totals[0] / seen, "acc": totals[4] / seen}
+            running = sums.tolist()
+            shown = {"loss": running[0] / seen, "acc": running[4] / seen}
         reporter.step(shown)
     totals = dict(zip(keys, sums.tolist(), strict=True))
     stats = {k: v / seen for k, v in totals.items() if k != "correct"}
@@ -206,9 +207,6 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
     if fired is not None:
         stats["krr"] = running_krr(fired.cpu(), counts, cfg.tau)
     return stats
-
-
-REPORT_EVERY = 25  # steps between progress-bar reads of the running loss and accuracy
 
 
 def _count_fired(
