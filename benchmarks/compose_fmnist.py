@@ -66,7 +66,7 @@ def split_seed(build: Path) -> int:
 
 def batched_of(composite):
     """The same modules without the fused forward: each one runs on the batch."""
-    from nnpm.compose.composite import Composite
+    from nnpm.nn.composite.model import Composite
 
     return Composite([p.network for p in composite.parts_info], composite.classes)
 
@@ -101,7 +101,7 @@ def gaps(subsets, data, std_logits, mod_logits, by_class, compose_fn, finetune_e
     """Each composite beside the standard model restricted to its classes, in both forwards and,
     with finetune_epochs, after `--finetune` (fitted on train, chosen on validation). The modular
     model the modules were cut from, restricted the same way, is the yardstick of what they could reach."""
-    from nnpm.compose.finetune import finetune
+    from nnpm.composition.finetune import finetune
 
     rows = []
     for subset in subsets:
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(os.cpu_count() or 1)
 
     from nnpm import api
-    from nnpm.compose.assemble import compose
+    from nnpm.composition.assemble import compose
     from nnpm.datasets.images import load_image_dataset
 
     standard_name, modules, modular_name = publish_and_install(args.build)
@@ -246,7 +246,7 @@ def inference_cost(standard, by_class, data, args, compose) -> dict:
 
 def cross_model(args, data, by_class, compose) -> dict:
     """Modules of two models in one composite, and one class patched with the other model's module."""
-    from nnpm.compose.evaluate import composite_accuracy as per_class_accuracy
+    from nnpm.composition.evaluate import composite_accuracy as per_class_accuracy
 
     _, other_modules, _ = publish_and_install(args.other_build)
     other = {api_load_class(name): name for name in other_modules}

@@ -34,7 +34,7 @@ class LogReporter:
 
 def print_layer_retention(report) -> None:
     """Mean share of each gated layer's kernels the modules keep: where the modules are small."""
-    from nnpm.science.cnn.specs import layout
+    from nnpm.nn.cnn.spec import layout
 
     arch = architecture_of(report)
     widths = layout(arch).full_width

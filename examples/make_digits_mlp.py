@@ -17,7 +17,7 @@ import torch
 from packaging.version import Version
 
 from nnpm.datasets import digits
-from nnpm.nn import families
+from nnpm.nn.build import build
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName
 from nnpm.package.writer import write_package
@@ -35,7 +35,7 @@ def main() -> None:
     data = digits.load()
     mean, std = data.channel_stats()
     arch = Architecture("mlp", InputSpec(data.input_shape, mean, std), {"hidden": HIDDEN, "num_outputs": 10})
-    model = families.build(arch)
+    model = build(arch)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(EPOCHS):  # full batch, a fixed number of epochs: nothing is selected on any split
         optimiser.zero_grad()

@@ -9,18 +9,26 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from nnpm._version import __version__
 
+#: public name -> the module that defines it. tests/test_public_api.py keeps this table and the
+#: TYPE_CHECKING imports below in step, and checks that each name resolves.
 _LAZY = {
-    "load": "nnpm.api",
+    "Client": "nnpm.api",
+    "compose": "nnpm.api",
+    "decompose": "nnpm.api",
+    "evaluate": "nnpm.api",
     "install": "nnpm.api",
-    "uninstall": "nnpm.api",
+    "list_installed": "nnpm.api",
+    "load": "nnpm.api",
+    "lock": "nnpm.api",
+    "modularize": "nnpm.api",
+    "pack": "nnpm.api",
     "publish": "nnpm.api",
-    "verify": "nnpm.api",
     "search": "nnpm.api",
     "show": "nnpm.api",
-    "list_installed": "nnpm.api",
-    "pack": "nnpm.package.pack",
+    "uninstall": "nnpm.api",
+    "verify": "nnpm.api",
     "Manifest": "nnpm.package.manifest",
     "NnpmError": "nnpm.errors",
 }
@@ -28,10 +36,25 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nnpm.api import install, list_installed, load, publish, search, show, uninstall, verify  # noqa: F401
+    from nnpm.api import (  # noqa: F401
+        Client,
+        compose,
+        decompose,
+        evaluate,
+        install,
+        list_installed,
+        load,
+        lock,
+        modularize,
+        pack,
+        publish,
+        search,
+        show,
+        uninstall,
+        verify,
+    )
     from nnpm.errors import NnpmError  # noqa: F401
     from nnpm.package.manifest import Manifest  # noqa: F401
-    from nnpm.package.pack import pack  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

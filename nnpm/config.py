@@ -1,15 +1,17 @@
-"""Every environment variable nnpm reads, in one place.
+"""Every environment variable nnpm reads, in one place, and the settings they make.
 
-Functions rather than module constants, so that tests (and long-lived processes)
-see a changed environment without reloading modules.
+`Settings.from_env()` reads the environment when it is called, not at import, so that
+tests and long-lived processes see a changed environment; a `nnpm.Client` built with
+explicit arguments overrides it and reads no variable it was given.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-#: Environment variables and what they do (documented in docs/configuration.md).
+#: Environment variables and what they do (documented in docs/cli.md).
 ENVIRONMENT = {
     "NNPM_HOME": "nnpm's home: store, embedded registry and config.toml (default ~/.nnpm)",
     "NNPM_REGISTRY": "name of the registry used when --registry is not given",
@@ -23,45 +25,82 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _float(value: str | None, default: float | None) -> float | None:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where nnpm keeps its files and how it behaves; one value per environment variable."""
+
+    home: Path
+    registry: str | None = None
+    offline: bool = False
+    lock_timeout: float = 600.0
+    hub_timeout: float | None = None
+
+    @classmethod
+    def from_env(
+        cls, *, home: Path | str | None = None, registry: str | None = None, offline: bool | None = None
+    ) -> Settings:
+        """The environment's settings, with any argument given taking precedence over its variable."""
+        env = os.environ
+        return cls(
+            home=Path(home or env.get("NNPM_HOME") or Path.home() / ".nnpm").expanduser(),
+            registry=registry or env.get("NNPM_REGISTRY") or None,
+            offline=offline if offline is not None else (
+                _truthy(env.get("NNPM_OFFLINE")) or _truthy(env.get("HF_HUB_OFFLINE"))
+            ),
+            lock_timeout=_float(env.get("NNPM_LOCK_TIMEOUT"), 600.0) or 600.0,
+            hub_timeout=_float(env.get("NNPM_HUB_TIMEOUT"), None),
+        )  # fmt: skip
+
+    @property
+    def registry_dir(self) -> Path:
+        """The embedded local registry that needs no configuration."""
+        return self.home / "registry"
+
+    @property
+    def store_dir(self) -> Path:
+        """Where installed packages and their content-addressed blobs live."""
+        return self.home / "store"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.toml"
+
+
 def home() -> Path:
-    """nnpm's home directory, created on first use."""
-    path = Path(os.environ.get("NNPM_HOME") or Path.home() / ".nnpm").expanduser()
-    return path
+    return Settings.from_env().home
 
 
 def default_registry_dir() -> Path:
-    """The embedded local registry that needs no configuration."""
-    return home() / "registry"
+    return Settings.from_env().registry_dir
 
 
 def store_dir() -> Path:
-    """Where installed packages and their content-addressed blobs live."""
-    return home() / "store"
+    return Settings.from_env().store_dir
 
 
 def config_file() -> Path:
-    return home() / "config.toml"
+    return Settings.from_env().config_file
 
 
 def default_registry_name() -> str | None:
-    return os.environ.get("NNPM_REGISTRY") or None
+    return Settings.from_env().registry
 
 
 def offline() -> bool:
     """True when nnpm must not touch the network."""
-    return _truthy(os.environ.get("NNPM_OFFLINE")) or _truthy(os.environ.get("HF_HUB_OFFLINE"))
+    return Settings.from_env().offline
 
 
 def lock_timeout() -> float:
-    try:
-        return float(os.environ.get("NNPM_LOCK_TIMEOUT", "600"))
-    except ValueError:
-        return 600.0
+    return Settings.from_env().lock_timeout
 
 
 def hub_timeout() -> float | None:
-    value = os.environ.get("NNPM_HUB_TIMEOUT")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+    return Settings.from_env().hub_timeout

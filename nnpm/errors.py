@@ -40,11 +40,20 @@ class InvalidInputError(NnpmError):
     default_hint = "fix the value and try again"
 
 
+class UsageError(InvalidInputError):
+    """The command or call itself is wrong: an option that does not apply, a path that is not there."""
+
+    exit_code = 2
+    default_hint = "see `nnpm COMMAND --help`"
+
+
 class InvalidNameError(InvalidInputError):
+    exit_code = 2
     default_hint = "names look like `namespace/name`: lowercase letters, digits and '-', one slash"
 
 
 class InvalidVersionError(InvalidInputError):
+    exit_code = 2
     default_hint = "use a PEP 440 version such as 1.0.0, or a specifier such as '>=1,<2'"
 
 

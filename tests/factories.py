@@ -39,12 +39,12 @@ def make_package(
     """A packed package directory with real (random, seeded) weights under root/<name>-<version>."""
     import torch
 
-    from nnpm.nn import families
+    from nnpm.nn.build import build
     from nnpm.package.writer import write_package
 
     torch.manual_seed(seed)
     directory = root / f"{name.replace('/', '--')}-{version}"
-    write_package(directory, make_manifest(name, version, **kwargs), families.build(ARCH).state_dict())
+    write_package(directory, make_manifest(name, version, **kwargs), build(ARCH).state_dict())
     return directory
 
 

@@ -58,10 +58,10 @@ def test_verify_exits_3_on_a_mismatch(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "code", "fragment"),
     [
-        (["install", "../x"], 1, "invalid package name '../x'"),
-        (["install", "a/b/c"], 1, "invalid package name 'a/b/c'"),
-        (["install", "Digits/MLP"], 1, "invalid package name"),
-        (["install", "digits/mlp>>1"], 1, "invalid"),
+        (["install", "../x"], 2, "invalid package name '../x'"),
+        (["install", "a/b/c"], 2, "invalid package name 'a/b/c'"),
+        (["install", "Digits/MLP"], 2, "invalid package name"),
+        (["install", "digits/mlp>>1"], 2, "invalid"),
         (["install", "nobody/nothing"], 4, "not in any registry"),
         (["install"], 1, "nothing to install"),
         (["install", "--frozen"], 1, "nothing to install"),

@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from nnpm import api
+from nnpm.api.quickstart import next_free_version, run_quickstart
 from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, parse_toml
 from nnpm.package.pack import check_package
-from nnpm.quickstart import next_free_version, run_quickstart
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "packages"
 

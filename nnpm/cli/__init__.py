@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from nnpm import __version__
+from nnpm._version import __version__
 from nnpm.errors import NnpmError
 
 #: command name -> "module:attribute" of its click command.

@@ -41,10 +41,11 @@ def compose(
     With --dataset the composite is evaluated on the test split and the accuracy is
     recorded in its manifest; with --replace, per-class precision and recall are
     printed before and after the replacement."""
-    from nnpm.compose import workflow
+    from nnpm import api
+    from nnpm.composition import workflow
 
-    report = workflow.compose_package(
-        list(modules), name, directory or Path(name), version=version,
+    report = api.compose_package(
+        list(modules), name=name, out=directory or Path(name), version=version,
         replace=workflow.parse_replacements(replacements), dataset=dataset, data_dir=data_dir,
         finetune=finetune, epochs=epochs, seed=seed,
     )  # fmt: skip
@@ -74,9 +75,10 @@ def eval_(package, dataset, data_dir, split, tolerance, as_json):
     Exits 1 when the measured value falls short of the claim by more than --tolerance."""
     import sys
 
-    from nnpm.compose import workflow
+    from nnpm import api
+    from nnpm.composition import workflow
 
-    result = workflow.evaluate_package(package, dataset=dataset, data_dir=data_dir, split=split)
+    result = api.evaluate(package, dataset=dataset, data_dir=data_dir, split=split)
     if as_json:
         emit_json(workflow.result_dict(result))
     else:

@@ -18,9 +18,9 @@ registry_option = click.option("--registry", "-r", help="Registry name (see `nnp
 )
 def pack(directory: Path, hub_namespace: str | None) -> None:
     """Render README.md, hash every file into nnpm.toml's [files] and check the weights."""
-    from nnpm.package.pack import pack as pack_directory
+    from nnpm import api
 
-    manifest = pack_directory(directory, hub_namespace=hub_namespace)
+    manifest = api.pack(directory, hub_namespace=hub_namespace)
     info(f"packed {manifest.id}: {len(manifest.files)} files, manifest sha256 {manifest.digest()}")
 
 
@@ -37,10 +37,8 @@ def publish(paths: tuple[Path, ...], registry: str | None, as_json: bool) -> Non
     for path in paths:
         if not path.is_dir():
             info(f"skipped {path}: not a package directory")
-    results = []
-    for directory in _dependency_order(tuple(p for p in paths if p.is_dir())):
-        result = api.publish(directory, registry=registry)
-        results.append(result)
+    results = api.publish_all([p for p in paths if p.is_dir()], registry=registry)
+    for result in results:
         state = "published" if result.created else "already published (identical content)"
         info(f"{state}: {result.manifest.id} -> {result.registry} (sha256 {result.sha256[:12]})")
     if as_json:
@@ -51,24 +49,3 @@ def publish(paths: tuple[Path, ...], registry: str | None, as_json: bool) -> Non
                 for r in results
             ]
         )  # fmt: skip
-
-
-def _dependency_order(directories: tuple[Path, ...]) -> list[Path]:
-    """Publish a batch so that packages come after the ones they depend on (e.g. `nnpm publish build/x/*`)."""
-    from nnpm.package.manifest import MANIFEST_NAME, Manifest
-
-    manifests = {d: Manifest.read(d / MANIFEST_NAME) for d in directories}
-    names = {m.name: d for d, m in manifests.items()}
-    ordered: list[Path] = []
-
-    def visit(directory: Path, trail: tuple[Path, ...] = ()) -> None:
-        if directory in ordered or directory in trail:
-            return
-        for dep in manifests[directory].dependencies:
-            if dep.name in names:
-                visit(names[dep.name], (*trail, directory))
-        ordered.append(directory)
-
-    for directory in directories:
-        visit(directory)
-    return ordered

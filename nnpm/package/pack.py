@@ -7,34 +7,30 @@ publish and install run: it re-derives all of that and refuses any difference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from nnpm.errors import IntegrityError, ManifestError
 from nnpm.fsutil import atomic_write_text, hash_file, iter_files
-from nnpm.nn import families
+from nnpm.package import families
 from nnpm.package.card import render_card
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest
-from nnpm.package.naming import PackageName
 from nnpm.package.weights import check_shapes, read_header
 
 WEIGHTS_SUFFIX = ".safetensors"
 
 
-def pack(directory: Path, *, hub_namespace: str | None = None) -> Manifest:
+def pack(directory: Path, *, base_model_repo: str | None = None) -> Manifest:
     """Render README.md, hash every file into [files], check the weights; rewrite nnpm.toml atomically.
 
-    With `hub_namespace`, the card names the source model's Hub repo as `base_model`, so a
+    With `base_model_repo`, the card names the source model's Hub repo as `base_model`, so a
     module published there links to its model. The card is fixed at pack time because it is
     one of the hashed files: the package digest is the same in every registry.
     """
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
-    base_model = None
-    if hub_namespace and manifest.source.model:
-        from nnpm.registry.hub import repo_id_for
-
-        base_model = repo_id_for(hub_namespace, PackageName.parse(manifest.source.model))
-    atomic_write_text(directory / CARD_NAME, render_card(manifest, base_model_repo=base_model))
+    atomic_write_text(directory / CARD_NAME, render_card(manifest, base_model_repo=base_model_repo))
     files = {
         rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME
     }
@@ -96,3 +92,20 @@ def check_weights(directory: Path, manifest: Manifest) -> None:
     if manifest.architecture is not None:
         where = str(directory / (weight_files(manifest) or ["weights.safetensors"])[0])
         check_shapes(found, families.expected_shapes(manifest.architecture), where=where)
+
+
+def dependency_order(directories: Sequence[Path]) -> list[Path]:
+    """Package directories ordered so that each comes after those among them it depends on."""
+    manifests = {d: Manifest.read(d / MANIFEST_NAME) for d in directories}
+    by_name = {m.name: d for d, m in manifests.items()}
+    graph = {
+        d: [by_name[dep.name] for dep in m.dependencies if dep.name in by_name] for d, m in manifests.items()
+    }
+    try:
+        return list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(str(manifests[d].name) for d in exc.args[1])
+        raise ManifestError(
+            f"the packages depend on each other in a cycle: {cycle}",
+            hint="a package cannot depend on itself, directly or through others",
+        ) from None

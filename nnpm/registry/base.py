@@ -35,6 +35,24 @@ class VersionInfo:
     dependencies: dict[str, str] = field(default_factory=dict)
     revision: str | None = None
     yanked: bool = False
+    #: dependency name -> the manifest sha256 it must have (a [dependencies] entry's `sha256`), so
+    #: the resolver refuses another build of that dependency before anything is downloaded
+    pins: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, manifest: Manifest, sha256: str, *, revision: str | None = None) -> VersionInfo:
+        """The index entry every registry derives from a manifest, the same way."""
+        return cls(
+            name=manifest.name,
+            version=manifest.version,
+            sha256=sha256,
+            kind=manifest.kind,
+            description=manifest.description,
+            classes=tuple(manifest.source.classes),
+            dependencies={str(d.name): str(d.specifier) for d in manifest.dependencies},
+            revision=revision,
+            pins={str(d.name): d.sha256 for d in manifest.dependencies if d.sha256},
+        )
 
 
 @dataclass(frozen=True)

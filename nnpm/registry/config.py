@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import tomlkit
 
-from nnpm import config
+from nnpm.config import Settings
 from nnpm.errors import ConfigError
 from nnpm.fsutil import atomic_write_text
 from nnpm.package.naming import validate_part
@@ -41,8 +41,12 @@ class RegistryConfig:
         return "hf" if self.url.startswith("hf://") else "file"
 
 
-def _read() -> dict:
-    path = config.config_file()
+def _settings(settings: Settings | None) -> Settings:
+    return settings or Settings.from_env()
+
+
+def _read(settings: Settings | None = None) -> dict:
+    path = _settings(settings).config_file
     if not path.exists():
         return {}
     try:
@@ -51,27 +55,33 @@ def _read() -> dict:
         raise ConfigError(f"malformed TOML: {exc}", where=str(path), hint="fix or delete the file") from None
 
 
-def _write(doc: dict) -> None:
-    atomic_write_text(config.config_file(), tomlkit.dumps(doc))
+def _write(doc: dict, settings: Settings | None = None) -> None:
+    atomic_write_text(_settings(settings).config_file, tomlkit.dumps(doc))
 
 
-def registries() -> dict[str, RegistryConfig]:
+def registries(settings: Settings | None = None) -> dict[str, RegistryConfig]:
     """Every configured registry by name, "local" included."""
-    found = {DEFAULT_NAME: RegistryConfig(DEFAULT_NAME, str(config.default_registry_dir()))}
-    for name, table in _read().get("registries", {}).items():
+    settings = _settings(settings)
+    found = {DEFAULT_NAME: RegistryConfig(DEFAULT_NAME, str(settings.registry_dir))}
+    for name, table in _read(settings).get("registries", {}).items():
         if not isinstance(table, dict) or "url" not in table:
-            raise ConfigError(f"registry {name!r} has no url", where=str(config.config_file()))
+            raise ConfigError(
+                f"registry {name!r} has no url",
+                where=str(settings.config_file),
+                hint=f"add `url = ...` to [registries.{name}], or `nnpm registry remove {name}`",
+            )
         found[name] = RegistryConfig(name, str(table["url"]), table.get("endpoint"))
     return found
 
 
-def default_name() -> str:
-    return config.default_registry_name() or _read().get("default", DEFAULT_NAME)
+def default_name(settings: Settings | None = None) -> str:
+    settings = _settings(settings)
+    return settings.registry or _read(settings).get("default", DEFAULT_NAME)
 
 
-def get_config(name: str | None = None) -> RegistryConfig:
-    name = name or default_name()
-    known = registries()
+def get_config(name: str | None = None, settings: Settings | None = None) -> RegistryConfig:
+    name = name or default_name(settings)
+    known = registries(settings)
     if name not in known:
         raise ConfigError(
             f"unknown registry {name!r} (configured: {', '.join(sorted(known))})",
@@ -81,7 +91,12 @@ def get_config(name: str | None = None) -> RegistryConfig:
 
 
 def add_registry(
-    name: str, url: str, *, endpoint: str | None = None, make_default: bool = False
+    name: str,
+    url: str,
+    *,
+    endpoint: str | None = None,
+    make_default: bool = False,
+    settings: Settings | None = None,
 ) -> RegistryConfig:
     validate_part(name, what="registry name")
     if not (
@@ -93,14 +108,14 @@ def add_registry(
         )
     if url.startswith("hf://"):
         validate_hub_namespace(url)
-    doc = _read()
+    doc = _read(settings)
     table = {"url": url}
     if endpoint:
         table["endpoint"] = endpoint
     doc.setdefault("registries", {})[name] = table
     if make_default:
         doc["default"] = name
-    _write(doc)
+    _write(doc, settings)
     return RegistryConfig(name, url, endpoint)
 
 
@@ -111,8 +126,8 @@ def validate_hub_namespace(url: str) -> str:
     return namespace
 
 
-def remove_registry(name: str) -> None:
-    doc = _read()
+def remove_registry(name: str, settings: Settings | None = None) -> None:
+    doc = _read(settings)
     if name not in doc.get("registries", {}):
         raise ConfigError(
             f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones"
@@ -120,35 +135,36 @@ def remove_registry(name: str) -> None:
     del doc["registries"][name]
     if doc.get("default") == name:
         del doc["default"]
-    _write(doc)
+    _write(doc, settings)
 
 
-def registry_for_url(url: str) -> RegistryConfig:
+def registry_for_url(url: str, settings: Settings | None = None) -> RegistryConfig:
     """The configured registry with this URL, adding one (named after it) if there is none."""
-    for cfg in registries().values():
+    for cfg in registries(settings).values():
         if cfg.url.rstrip("/") == url.rstrip("/"):
             return cfg
     base = re.sub(r"[^a-z0-9]+", "-", url.removeprefix("hf://").lower()).strip("-")[:60] or "hub"
     name = f"hf-{base}"
-    return add_registry(name, url)
+    return add_registry(name, url, settings=settings)
 
 
-def open_registry(name: str | None = None) -> Registry:
+def open_registry(name: str | None = None, settings: Settings | None = None) -> Registry:
     """The backend for a configured registry, chosen by its URL scheme."""
-    cfg = get_config(name)
+    settings = _settings(settings)
+    cfg = get_config(name, settings)
     if cfg.scheme == "hf":
         from nnpm.registry.hub import HubRegistry, set_request_timeout
 
-        if config.hub_timeout() is not None:
-            set_request_timeout(config.hub_timeout())
-        return HubRegistry(cfg.name, cfg.url, endpoint=cfg.endpoint)
+        if settings.hub_timeout is not None:
+            set_request_timeout(settings.hub_timeout)
+        return HubRegistry(cfg.name, cfg.url, endpoint=cfg.endpoint, offline=settings.offline)
     from nnpm.registry.local import LocalRegistry
 
-    return LocalRegistry(cfg.name, cfg.url)
+    return LocalRegistry(cfg.name, cfg.url, lock_timeout=settings.lock_timeout)
 
 
-def open_registries(primary: str | None = None) -> list[Registry]:
+def open_registries(primary: str | None = None, settings: Settings | None = None) -> list[Registry]:
     """The primary registry first, then every other configured one (dependencies may cross registries)."""
-    first = get_config(primary).name
-    names = [first] + [n for n in registries() if n != first]
-    return [open_registry(n) for n in names]
+    first = get_config(primary, settings).name
+    names = [first] + [n for n in registries(settings) if n != first]
+    return [open_registry(n, settings) for n in names]

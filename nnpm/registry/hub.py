@@ -206,6 +206,7 @@ class HubRegistry(Registry):
         private: bool | None = None,
         retries: int = 4,
         backoff: float = 0.5,
+        offline: bool | None = None,
     ) -> None:
         """`endpoint` defaults to HF_ENDPOINT / huggingface.co; `token` to HF_TOKEN or the saved login.
 
@@ -224,6 +225,7 @@ class HubRegistry(Registry):
         self.private = private
         self.retries = max(0, retries)
         self.backoff = backoff
+        self.offline = offline
         self._api_instance: HfApi | None = None
         self._manifests: dict[tuple[str, str], bytes] = {}
         self._cache_lock = threading.Lock()
@@ -248,7 +250,7 @@ class HubRegistry(Registry):
         if self._api_instance is None:
             from huggingface_hub import HfApi
 
-            from nnpm import __version__ as nnpm_version
+            from nnpm._version import __version__ as nnpm_version
 
             self._api_instance = HfApi(
                 endpoint=self.endpoint, token=self._token, library_name="nnpm", library_version=nnpm_version
@@ -256,7 +258,7 @@ class HubRegistry(Registry):
         return self._api_instance
 
     def _ensure_online(self, what: str) -> None:
-        if config.offline():
+        if self.offline if self.offline is not None else config.offline():
             raise OfflineError(
                 f"cannot {what}: nnpm is offline and {self.url} is on the network",
                 where=f"registry {self.name}",
@@ -428,16 +430,7 @@ class HubRegistry(Registry):
                 where=f"{where}/{MANIFEST_NAME}",
                 hint="the repo's tags were edited by hand; ask its owner to fix them",
             )
-        return VersionInfo(
-            name=name,
-            version=version,
-            sha256=sha256_bytes(data),
-            kind=manifest.kind,
-            description=manifest.description,
-            classes=tuple(manifest.source.classes),
-            dependencies={str(d.name): str(d.specifier) for d in manifest.dependencies},
-            revision=revision,
-        )
+        return VersionInfo.of(manifest, sha256_bytes(data), revision=revision)
 
     def search(self, query: str = "") -> list[VersionInfo]:
         """The latest version of each nnpm repo in the namespace (list_models: author + the nnpm tag) matching `query`."""

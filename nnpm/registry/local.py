@@ -60,9 +60,10 @@ def store_blob(root: Path, source: Path, entry: FileEntry) -> Path:
 class LocalRegistry(Registry):
     scheme = "file"
 
-    def __init__(self, name: str, url: str) -> None:
+    def __init__(self, name: str, url: str, *, lock_timeout: float | None = None) -> None:
         super().__init__(name, url)
         self.root = Path(url.removeprefix("file://")).expanduser()
+        self.lock_timeout = config.lock_timeout() if lock_timeout is None else lock_timeout
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -87,6 +88,7 @@ class LocalRegistry(Registry):
             classes=tuple(row.get("classes", ())),
             dependencies=dict(row.get("dependencies", {})),
             yanked=row.get("yanked", False),
+            pins=dict(row.get("pins", {})),
         )
 
     def versions(self, name: PackageName) -> list[VersionInfo]:
@@ -134,7 +136,7 @@ class LocalRegistry(Registry):
 
     def _lock(self) -> FileLock:
         self.root.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.root / ".lock", timeout=config.lock_timeout())
+        return FileLock(self.root / ".lock", timeout=self.lock_timeout)
 
     def publish(
         self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None
@@ -176,12 +178,14 @@ class LocalRegistry(Registry):
 
 
 def _index_row(manifest: Manifest, digest: str) -> dict:
+    info = VersionInfo.of(manifest, digest)
     row = {
         "sha256": digest,
-        "kind": manifest.kind,
-        "description": manifest.description,
-        "classes": list(manifest.source.classes),
-        "dependencies": {str(d.name): str(d.specifier) for d in manifest.dependencies},
+        "kind": info.kind,
+        "description": info.description,
+        "classes": list(info.classes),
+        "dependencies": info.dependencies,
+        "pins": info.pins,
         "published": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return {k: v for k, v in row.items() if v not in ("", [], {})}

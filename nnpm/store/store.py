@@ -72,8 +72,9 @@ class InstallReporter:
 
 
 class Store:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, lock_timeout: float | None = None) -> None:
         self.root = Path(root) if root else config.store_dir()
+        self.lock_timeout = config.lock_timeout() if lock_timeout is None else lock_timeout
 
     # --- locking -----------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ class Store:
         """Exclusive access for writers; the first writer after a crash sweeps tmp/."""
         self.root.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(self.root / ".lock", timeout=config.lock_timeout()):
+            with FileLock(self.root / ".lock", timeout=self.lock_timeout):
                 shutil.rmtree(self.root / "tmp", ignore_errors=True)
                 yield
         except Timeout:

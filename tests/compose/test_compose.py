@@ -2,9 +2,8 @@ import pytest
 import torch
 
 from nnpm import api
-from nnpm.compose.assemble import compose
-from nnpm.compose.evaluate import composite_accuracy, evaluate
-from nnpm.compose.workflow import compose_package, evaluate_package
+from nnpm.api import compose, compose_package
+from nnpm.composition.evaluate import composite_accuracy, evaluate
 from nnpm.datasets import digits
 from nnpm.errors import CompositionError
 from nnpm.science.cnn.calibrate import calibrated_logprob
@@ -28,8 +27,8 @@ def test_compose_returns_a_classifier_over_its_classes(digits_modules, data):
 def test_a_composite_package_depends_on_its_modules_and_loads_back(digits_modules, tmp_path, data):
     report = compose_package(
         ["digits/digit-3-module", "digits/digit-8-module"],
-        "mine/three-eight",
-        tmp_path / "c",
+        name="mine/three-eight",
+        out=tmp_path / "c",
         dataset="digits",
     )
     manifest = report.manifest
@@ -44,7 +43,7 @@ def test_a_composite_package_depends_on_its_modules_and_loads_back(digits_module
     loaded = api.load("mine/three-eight", project=False)
     direct = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
     assert torch.allclose(loaded(data.test.x), direct(data.test.x))
-    result = evaluate_package("mine/three-eight")
+    result = api.evaluate("mine/three-eight")
     assert result.value == pytest.approx(manifest.metrics.accuracy.value, abs=1e-6)
 
 
@@ -61,8 +60,8 @@ def test_composing_a_model_is_refused(digits_modules):
 def test_replace_patches_one_class_and_reports_per_class_precision_recall(digits_modules, tmp_path):
     report = compose_package(
         ["digits/digit-3-module", "digits/digit-8-module"],
-        "mine/patched",
-        tmp_path / "p",
+        name="mine/patched",
+        out=tmp_path / "p",
         replace={"8": "digits/digit-8-module==1.0.0"},
         dataset="digits",
     )
@@ -77,8 +76,7 @@ def test_replace_patches_one_class_and_reports_per_class_precision_recall(digits
 
 
 def test_finetune_trains_only_the_score_adjustment_selected_on_validation(digits_modules, tmp_path, data):
-    report = compose_package(
-        ["digits/digit-3-module", "digits/digit-8-module"], "mine/tuned", tmp_path / "t",
+    report = compose_package(["digits/digit-3-module", "digits/digit-8-module"], name="mine/tuned", out=tmp_path / "t",
         dataset="digits", finetune=True, epochs=20,
     )  # fmt: skip
     assert set(report.manifest.files) == {"README.md", "weights.safetensors"}
@@ -90,14 +88,14 @@ def test_finetune_trains_only_the_score_adjustment_selected_on_validation(digits
 
 
 def test_module_eval_recomputes_the_manifest_claim(digits_modules):
-    result = evaluate_package("digits/digit-3-module")
+    result = api.evaluate("digits/digit-3-module")
     assert result.metric == "one-vs-rest balanced accuracy"
     assert result.value == pytest.approx(result.claimed, abs=1e-4)
 
 
 def test_modules_of_one_installed_model_run_one_fused_forward_exact_to_the_model(digits_modules, data):
-    from nnpm.science.cnn.fuse import union_of_kernels
-    from nnpm.science.cnn.models import CNN
+    from nnpm.nn.cnn.fuse import union_of_kernels
+    from nnpm.nn.cnn.model import CNN
 
     fused = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
     assert fused.mode == "fused"

@@ -85,7 +85,7 @@ def make_package(
     """A packed package (seeded random MLP weights, nnpm's card, files table) under root."""
     import torch
 
-    from nnpm.nn.mlp import build_mlp
+    from nnpm.nn.mlp.model import build_mlp
     from nnpm.package.writer import write_package
 
     torch.manual_seed(seed)

@@ -353,10 +353,10 @@ def test_timeouts_are_retried_then_reported(tmp_path, hub, registry, short_timeo
 
 
 def test_packing_for_a_hub_namespace_puts_base_model_in_the_hashed_card(tmp_path, hub, registry):
-    from nnpm.package.pack import pack
+    from nnpm import Client
 
     package = make_package(tmp_path, source_model="fmnist/simcnn")
-    manifest = pack(package, hub_namespace="my-org")
+    manifest = Client(home=tmp_path / "home").pack(package, hub_namespace="my-org")
     result = registry.publish(package)
     card = hub.repos[REPO].commits[result.revision].files["README.md"]
     assert front_matter(card.decode())["base_model"] == "my-org/fmnist__simcnn"

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from nnpm.datasets.images import load_image_dataset
+from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Manifest
 from nnpm.package.pack import check_package
 from nnpm.science.cnn.extract import module_masks
 from nnpm.science.cnn.mwt import modularize, train_modular
 from nnpm.science.cnn.packaging import load_package
-from nnpm.science.cnn.specs import layout
 from nnpm.science.cnn.train import TrainConfig
 
 # beta above the default so that a 3-epoch run already closes gates; tau = 1 keeps only always-open kernels.

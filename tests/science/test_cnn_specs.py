@@ -9,11 +9,11 @@ import sys
 import pytest
 import torch
 
+from nnpm.nn.cnn.model import build_cnn
+from nnpm.nn.cnn.prune import module_architecture, prune_state
+from nnpm.nn.cnn.spec import FAMILY_NAMES, cnn_shapes, layout
 from nnpm.package.manifest import Architecture, InputSpec
 from nnpm.science.cnn.extract import module_masks
-from nnpm.science.cnn.models import build_cnn
-from nnpm.science.cnn.prune import module_architecture, prune_state
-from nnpm.science.cnn.specs import FAMILY_NAMES, cnn_shapes, layout
 
 FAMILIES = list(FAMILY_NAMES)
 
@@ -90,13 +90,13 @@ def test_residual_add_keeps_union_of_branches() -> None:
 
 
 def test_specs_do_not_import_torch() -> None:
-    code = "import sys, nnpm.science.cnn.specs; print('torch' in sys.modules)"
+    code = "import sys, nnpm.nn.cnn.spec; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_families_are_registered() -> None:
-    from nnpm.nn import families
+    from nnpm.package import families
 
     assert set(FAMILY_NAMES) <= set(families.families())
     assert families.expected_shapes(_arch("simcnn")) == cnn_shapes(_arch("simcnn"))

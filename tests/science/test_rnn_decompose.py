@@ -9,12 +9,12 @@ import torch
 
 from nnpm.datasets import brown
 from nnpm.errors import CompositionError
+from nnpm.nn.rnn.model import Embedding, SequenceNet
+from nnpm.nn.rnn.spec import CELLS
 from nnpm.package.pack import check_package
 from nnpm.science.rnn import decompose as dec
 from nnpm.science.rnn import packaging as pk
 from nnpm.science.rnn import pipeline
-from nnpm.science.rnn.models import Embedding, SequenceNet
-from nnpm.science.rnn.specs import CELLS
 from nnpm.science.rnn.train import TrainConfig, accuracy_of
 
 SLICE = Path(__file__).parents[1] / "data" / "brown-slice"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nnpm.nn import families
-from nnpm.nn.families import BuildContext
+from nnpm.nn.build import BuildContext, build
+from nnpm.nn.rnn import spec as specs
+from nnpm.nn.rnn.model import Embedding, Stack, manual_stack
+from nnpm.package.families import expected_shapes
 from nnpm.package.manifest import Architecture, InputSpec
-from nnpm.science.rnn import specs
-from nnpm.science.rnn.models import Embedding, Stack, manual_stack
 
 
 @pytest.mark.parametrize("cell", specs.CELLS)
@@ -68,9 +68,9 @@ CASES = [
 )
 def test_state_dict_matches_family_shapes(arch):
     ctx = BuildContext(dependencies={"t/embedding": Embedding(11, 5)})
-    net = families.build(arch, ctx)
+    net = build(arch, ctx)
     got = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    assert got == families.expected_shapes(arch)
+    assert got == expected_shapes(arch)
 
 
 def test_pruned_seq2seq_shapes_follow_retained_units():
@@ -79,15 +79,15 @@ def test_pruned_seq2seq_shapes_follow_retained_units():
     arch = _arch("rnn-seq2seq", cell="lstm", embedding_dim=5, encoder_sizes=[6, 6], decoder_sizes=[4, 5],
                  num_outputs=11, languages=["fr"], language_tokens=["<2fr>"])  # fmt: skip
     arch = replace(arch, retained={"decoder.0": (0, 1, 2, 5), "decoder.1": (0, 1, 2, 3, 4)})
-    net = families.build(arch, BuildContext(dependencies={"t/embedding": Embedding(11, 5)}))
-    assert {k: tuple(v.shape) for k, v in net.state_dict().items()} == families.expected_shapes(arch)
+    net = build(arch, BuildContext(dependencies={"t/embedding": Embedding(11, 5)}))
+    assert {k: tuple(v.shape) for k, v in net.state_dict().items()} == expected_shapes(arch)
 
 
 def test_specs_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, nnpm.science.rnn.specs; print('torch' in sys.modules)"
+    code = "import sys, nnpm.nn.rnn.spec; print('torch' in sys.modules)"
     assert (
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -10,8 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from nnpm import api
+from nnpm.api import compose
 from nnpm.cli import cli
-from nnpm.compose.assemble import compose
 from nnpm.errors import CompositionError
 
 SLICE = Path(__file__).parents[1] / "data" / "brown-slice"
@@ -82,24 +82,23 @@ def test_modules_on_different_embeddings_are_refused_naming_both(brown_build, tm
 
 
 def test_eval_reproduces_the_claims_of_a_tagger_and_its_modules(brown_build):
-    from nnpm.compose.workflow import evaluate_package
 
     _publish_all(brown_build)
     api.install(["brown/noun-module"], project=False)
-    model = evaluate_package("brown/lstm-tagger")
+    model = api.evaluate("brown/lstm-tagger")
     assert model.metric == "token-accuracy (non-padding)" and model.dataset == "brown"
     assert model.value == pytest.approx(model.claimed, abs=1e-6) and set(model.per_class) >= {"NOUN", "VERB"}
-    noun = evaluate_package("brown/noun-module")
+    noun = api.evaluate("brown/noun-module")
     assert noun.metric == "one-vs-rest balanced accuracy"
     assert noun.value == pytest.approx(noun.claimed, abs=1e-6)
 
 
 def test_a_tagging_composite_is_measured_on_the_positions_of_its_tags(brown_build, tmp_path):
-    from nnpm.compose.workflow import compose_package, evaluate_package
+    from nnpm.api import compose_package
 
     _publish_all(brown_build)
     api.install(["brown/noun-module", "brown/verb-module"], project=False)
-    report = compose_package(["brown/noun-module", "brown/verb-module"], "brown/noun-verb", tmp_path / "nv",
+    report = compose_package(["brown/noun-module", "brown/verb-module"], name="brown/noun-verb", out=tmp_path / "nv",
                              dataset="brown")  # fmt: skip
     after = report.after
     assert after.metric == "accuracy" and set(after.per_class) == {"NOUN", "VERB"}
@@ -107,25 +106,25 @@ def test_a_tagging_composite_is_measured_on_the_positions_of_its_tags(brown_buil
     assert 0.5 < after.value <= 1.0  # two tags: a useful composite beats chance
     api.publish(tmp_path / "nv")
     api.install(["brown/noun-verb"], project=False)
-    again = evaluate_package("brown/noun-verb")
+    again = api.evaluate("brown/noun-verb")
     assert again.value == pytest.approx(after.value) and again.claimed == pytest.approx(after.value, abs=1e-6)
 
 
 def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys):
+    from nnpm.api import compose_package
     from nnpm.cli import main
-    from nnpm.compose.workflow import compose_package, evaluate_package
     from nnpm.errors import DataError
 
     _publish_all(brown_build)
     api.install(["brown/noun-module"], project=False)
     with pytest.raises(DataError, match="made on brown, not mnist"):
-        evaluate_package("brown/noun-module", dataset="mnist")
+        api.evaluate("brown/noun-module", dataset="mnist")
     with pytest.raises(DataError, match="embedding package"):
-        evaluate_package(brown_build / "embedding")
+        api.evaluate(brown_build / "embedding")
     import dataclasses
     from types import SimpleNamespace
 
-    from nnpm.compose.evaluate_text import load_text_for
+    from nnpm.composition.evaluate_text import load_text_for
 
     noun = api.load("brown/noun-module", project=False)
     bare = SimpleNamespace(
@@ -134,7 +133,9 @@ def test_eval_refuses_another_dataset_and_embedding_packages(brown_build, capsys
     with pytest.raises(DataError, match="records no dataset in its provenance"):
         load_text_for(bare)
     with pytest.raises(DataError, match="--finetune works on image composites only"):
-        compose_package(["brown/noun-module"], "brown/n", brown_build / "n", dataset="brown", finetune=True)
+        compose_package(
+            ["brown/noun-module"], name="brown/n", out=brown_build / "n", dataset="brown", finetune=True
+        )
     assert not (brown_build / "n").exists()
     with pytest.raises(SystemExit) as exit_:
         main(["eval", "brown/embedding"])

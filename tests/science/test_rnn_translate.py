@@ -8,10 +8,11 @@ import torch
 from nnpm.datasets import num2words_data
 from nnpm.datasets.vocab import Vocab
 from nnpm.errors import CompositionError
+from nnpm.nn.bleu import corpus_bleu
+from nnpm.nn.rnn.infer import route
 from nnpm.science.rnn import decompose as dec
 from nnpm.science.rnn import packaging as pk
 from nnpm.science.rnn import translate as tr
-from nnpm.science.rnn.bleu import corpus_bleu
 from nnpm.science.rnn.train import TrainConfig
 
 CFG = TrainConfig(cell="gru", layers=2, hidden=16, embedding_dim=8, epochs=2, batch_size=32, lr=1e-2)
@@ -73,10 +74,10 @@ def test_add_a_language_from_a_second_model_on_the_same_embedding(two_models):
     assert pk.check_embeddings([m for m, _, _ in loaded]).startswith("numbers/embedding==1.0.0")
     data = num2words_data.load(languages=("fr", "it"), vocab=Vocab(a["net"].embedding.tokens), limit=150)
     langs = [data.classes[g] for g in data.test.group.tolist()]
-    hyps = tr.route([n for _, n, _ in loaded], data.test.x, langs, data.max_len, data.meta["eos_id"])
+    hyps = route([n for _, n, _ in loaded], data.test.x, langs, data.max_len, data.meta["eos_id"])
     assert len(hyps) == len(langs)
     with pytest.raises(CompositionError, match="no module serves de"):
-        tr.route([n for _, n, _ in loaded], data.test.x[:1], ["de"], 5, data.meta["eos_id"])
+        route([n for _, n, _ in loaded], data.test.x[:1], ["de"], 5, data.meta["eos_id"])
     scores = tr.bleu_scores([n for _, n, _ in loaded], data)
     assert 0.0 <= scores["bleu4"] <= scores["bleu1"] <= 1.0
 
@@ -84,9 +85,8 @@ def test_add_a_language_from_a_second_model_on_the_same_embedding(two_models):
 def test_add_a_language_through_the_package_manager(two_models, tmp_path, capsys):
     """Publish both translators' modules, compose fr (model a) + it (model b), write, load, eval."""
     from nnpm import api
-    from nnpm.compose.assemble import compose
-    from nnpm.compose.composite import Router
-    from nnpm.compose.workflow import compose_package, evaluate_package
+    from nnpm.api import compose, compose_package
+    from nnpm.nn.composite.model import Router
 
     root, data_a, a, data_b, b = two_models
     tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
@@ -104,7 +104,7 @@ def test_add_a_language_through_the_package_manager(two_models, tmp_path, capsys
         alone = api.load(name, project=False).generate(src[[i]], lang, data_b.max_len, eos)[0].tolist()
         assert hyps[i] == (alone[: alone.index(eos)] if eos in alone else alone)  # routed to that module
 
-    report = compose_package(["numbers/fr-module", "numbers-b/it-module"], "numbers/fr-it", tmp_path / "fr-it",
+    report = compose_package(["numbers/fr-module", "numbers-b/it-module"], name="numbers/fr-it", out=tmp_path / "fr-it",
                              dataset="num2words")  # fmt: skip
     params = report.manifest.architecture.params
     assert params["rule"] == "route-by-language" and report.after.metric.startswith("bleu-4")
@@ -118,14 +118,13 @@ def test_add_a_language_through_the_package_manager(two_models, tmp_path, capsys
     capsys.readouterr()
     main(["show", "numbers/fr-it"])
     assert "each request routed to the module serving its language" in capsys.readouterr().out
-    again = evaluate_package("numbers/fr-it")
+    again = api.evaluate("numbers/fr-it")
     assert again.value == pytest.approx(report.after.value) and again.claimed == pytest.approx(
         report.after.value, abs=1e-6
     )
 
 
 def test_eval_of_a_language_module_reproduces_its_claim(two_models):
-    from nnpm.compose.workflow import evaluate_package
 
     root, data_a, a, _, _ = two_models
     from nnpm import api
@@ -134,9 +133,9 @@ def test_eval_of_a_language_module_reproduces_its_claim(two_models):
     for path in ("embedding", "gru-translator", "de-module"):
         api.publish(root / "a" / path)
     api.install(["numbers/de-module"], project=False)
-    result = evaluate_package("numbers/de-module")
+    result = api.evaluate("numbers/de-module")
     assert result.metric.startswith("bleu-4") and result.value == pytest.approx(result.claimed, abs=1e-6)
-    model = evaluate_package("numbers/gru-translator")
+    model = api.evaluate("numbers/gru-translator")
     assert model.value == pytest.approx(model.claimed, abs=1e-6)
 
 
@@ -144,15 +143,12 @@ def test_translation_and_classification_modules_are_not_mixed(two_models):
     import dataclasses
     from types import SimpleNamespace
 
-    from nnpm.compose.assemble import Part, check_compatible
+    from nnpm.composition.assemble import Part, check_compatible
 
     root, data_a, a, _, _ = two_models
     tr.decompose_model(a["model"], a["net"], a["embedding"], data_a, root / "a", DCFG)
     fr, _, _ = pk.load_directory(root / "a" / "fr-module")
     tagger = dataclasses.replace(fr, architecture=dataclasses.replace(fr.architecture, family="rnn-tagger"))
-    parts = [
-        Part(SimpleNamespace(name=m.name, version=m.version), SimpleNamespace(manifest=m))
-        for m in (fr, tagger)
-    ]
+    parts = [Part(SimpleNamespace(manifest=m), m.digest()) for m in (fr, tagger)]
     with pytest.raises(CompositionError, match="one translates, the other classifies"):
         check_compatible(parts)

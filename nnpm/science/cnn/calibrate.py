@@ -11,10 +11,11 @@ for c are shifted, which no temperature alone can correct.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+
+from nnpm.nn.cnn.score import calibrated_logprob, log_odds
 
 _GRID = torch.exp(torch.linspace(math.log(0.05), math.log(20.0), 241))
 T_RANGE = (0.05, 20.0)
@@ -64,22 +65,8 @@ def fit_score_calibration(logits: torch.Tensor, labels: torch.Tensor, cls: int) 
     return t, float(params[1].detach())
 
 
-def log_odds(scaled: torch.Tensor, cls: int) -> torch.Tensor:
-    """z_c - logsumexp_{j != c} z_j: the log-odds of class c under softmax(z)."""
-    others = torch.cat([scaled[:, :cls], scaled[:, cls + 1 :]], dim=1)
-    return scaled[:, cls] - torch.logsumexp(others, dim=1)
-
-
-def calibrated_logprob(
-    logits: torch.Tensor, classes: Sequence[int], temperature: float, biases: Sequence[float] = ()
-) -> torch.Tensor:
-    """[B, len(classes)] calibrated log p(c | x) for each c in `classes` (biases default to 0)."""
-    scaled = logits / temperature
-    if not any(biases):
-        return torch.log_softmax(scaled, dim=1)[:, list(classes)]
-    cols = [F.logsigmoid(log_odds(scaled, c) + b) for c, b in zip(classes, biases, strict=True)]
-    return torch.stack(cols, dim=1)
-
-
 def _one_vs_rest_nll(odds: torch.Tensor, target: torch.Tensor) -> float:
     return float(F.binary_cross_entropy_with_logits(odds, target.to(odds.dtype)))
+
+
+__all__ = ["calibrated_logprob", "fit_score_calibration", "fit_temperature", "log_odds"]

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from nnpm.datasets.splits import Split
-from nnpm.science.cnn.calibrate import calibrated_logprob
-from nnpm.science.cnn.models import CNN
+from nnpm.nn.cnn.model import CNN
+from nnpm.nn.cnn.score import calibrated_logprob
+from nnpm.nn.metrics import module_balanced_accuracy
 from nnpm.science.cnn.train import predict_logits
 
 
@@ -25,11 +26,7 @@ class ModuleFigures:
 
 def balanced_accuracy(scores: torch.Tensor, labels: torch.Tensor, cls: int) -> float:
     """One-vs-rest balanced accuracy of `log p(cls | x) >= log 0.5`."""
-    pos = scores >= torch.log(torch.tensor(0.5))
-    true = labels == cls
-    tpr = float((pos & true).sum()) / max(1, int(true.sum()))
-    tnr = float((~pos & ~true).sum()) / max(1, int((~true).sum()))
-    return (tpr + tnr) / 2
+    return module_balanced_accuracy(scores, labels == cls)
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from nnpm.datasets.splits import Split
 from nnpm.errors import InvalidInputError
-from nnpm.science.cnn.models import CNN
+from nnpm.nn.cnn.model import CNN
 
 
 @torch.no_grad()

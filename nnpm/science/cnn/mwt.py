@@ -18,13 +18,13 @@ import torch
 
 from nnpm.datasets.splits import LabelledData
 from nnpm.errors import ArchitectureError, InvalidInputError
+from nnpm.nn.cnn.model import CNN, build_cnn
+from nnpm.nn.cnn.prune import module_architecture, prune_state
+from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total
 from nnpm.package.manifest import Architecture, InputSpec, Manifest
 from nnpm.science.cnn import evaluate, packaging
 from nnpm.science.cnn.calibrate import fit_score_calibration
 from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
-from nnpm.science.cnn.models import CNN, build_cnn
-from nnpm.science.cnn.prune import module_architecture, prune_state
-from nnpm.science.cnn.specs import FAMILY_NAMES, layout, maskable_total
 from nnpm.science.cnn.train import (
     Reporter,
     TrainConfig,

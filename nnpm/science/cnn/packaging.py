@@ -11,10 +11,10 @@ import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from nnpm.package.manifest import MANIFEST_NAME, Accuracy, Architecture, Dependency, Manifest, Metrics, Source
+from nnpm.nn.cnn.model import CNN
+from nnpm.package.manifest import Accuracy, Architecture, Dependency, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
-from nnpm.package.writer import WEIGHTS_FILE, write_package
-from nnpm.science.cnn.models import CNN, build_cnn
+from nnpm.package.writer import write_package
 
 LICENSE = "Apache-2.0"
 
@@ -136,13 +136,11 @@ def write(directory: Path, manifest: Manifest, state: dict[str, torch.Tensor]) -
 
 
 def load_package(directory: Path) -> tuple[Manifest, CNN]:
-    """Rebuild a CNN model or module package from its manifest and safetensors alone."""
-    from safetensors.torch import load_file
+    """A CNN model or module package directory, hash-checked and built by the one loader."""
+    from nnpm.nn.loader import load_directory
 
-    manifest = Manifest.read(Path(directory) / MANIFEST_NAME)
-    net = build_cnn(manifest.architecture)
-    net.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))
-    return manifest, net.eval()
+    net = load_directory(Path(directory))
+    return net.manifest, net
 
 
 __all__ = ["Version", "class_slug", "load_package", "model_manifest", "module_manifest", "write"]

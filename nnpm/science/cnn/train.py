@@ -21,9 +21,9 @@ import torch.nn.functional as F
 
 from nnpm.datasets.splits import LabelledData, Split
 from nnpm.errors import InvalidInputError
+from nnpm.nn.cnn.model import CNN
 from nnpm.science.cnn.augment import augment
 from nnpm.science.cnn.losses import mwt_losses
-from nnpm.science.cnn.models import CNN
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def _installed(spec: str) -> Path | None:
 def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,
                   embedding_spec, embedding_dir, epochs, batch_size, lr, seed, max_len, limit, version,
                   reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
-    from nnpm.datasets.text import load_text
+    from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
     from nnpm.package.naming import validate_part
     from nnpm.science.rnn import packaging as pk

@@ -27,7 +27,7 @@ from torch import nn
 from nnpm.datasets.splits import stratified_split
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.errors import ArchitectureError
-from nnpm.science.rnn.models import SequenceNet, layer_weights
+from nnpm.nn.rnn.model import SequenceNet, layer_weights
 from nnpm.science.rnn.progress import NULL, Reporter
 from nnpm.science.rnn.train import predict, trim
 

@@ -16,9 +16,8 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from nnpm.errors import CompositionError, DataError
+from nnpm.errors import CompositionError
 from nnpm.package.manifest import (
-    MANIFEST_NAME,
     Accuracy,
     Architecture,
     Dependency,
@@ -108,52 +107,16 @@ def embedding_dependency(manifest: Manifest) -> Dependency:
 
 
 def load_directory(directory: Path, search: Sequence[Path] = ()):
-    """Build the network of a package directory, loading its embedding from a sibling directory (or one in
-    `search`) whose manifest digest matches the pinned sha256. Returns (manifest, network, embedding manifest)."""
-    import torch
-    from safetensors.torch import load_file
+    """Build a package directory through the loader, its embedding found beside it, in `search` or in
+    the store by its pinned sha256. Returns (manifest, network, embedding manifest or None)."""
+    from nnpm.nn.loader import load_directory as load
 
-    from nnpm.nn.families import BuildContext, build
-    from nnpm.package.pack import check_package
-
-    directory = Path(directory)
-    manifest = check_package(directory)
-    deps, emb_manifest = {}, None
-    if manifest.kind != "embedding":
-        dep = embedding_dependency(manifest)
-        emb_dir = _find_dependency(dep, [directory.parent, *search])
-        emb_manifest, emb_net, _ = load_directory(emb_dir)
-        deps[str(dep.name)] = emb_net
-    net = build(manifest.architecture, BuildContext(directory, manifest, deps))
-    state = {}
-    for rel in manifest.files:
-        if rel.endswith(".safetensors"):
-            state.update(load_file(str(directory / rel)))
-    net.load_state_dict(state)
+    net = load(Path(directory), search)
+    manifest = net.manifest
     if manifest.kind == "embedding":
         net.embedding.weight.requires_grad_(False)
-    with torch.no_grad():
-        net.eval()
-    return manifest, net, emb_manifest
-
-
-def _find_dependency(dep: Dependency, roots: Sequence[Path]) -> Path:
-    for root in roots:
-        candidate = Path(root) / dep.name.name
-        if (candidate / MANIFEST_NAME).is_file():
-            found = Manifest.read(candidate / MANIFEST_NAME)
-            if found.name == dep.name and (dep.sha256 is None or found.digest() == dep.sha256):
-                return candidate
-    from nnpm.store.store import Store
-
-    installed = [p for p in Store().installed() if p.name == dep.name and dep.requirement.allows(p.version)]
-    for pkg in installed:
-        if dep.sha256 is None or pkg.sha256 == dep.sha256:
-            return pkg.path
-    raise DataError(
-        f"embedding package {dep.name}{dep.specifier} (sha256 {dep.sha256}) not found beside the model nor installed",
-        hint="keep the embedding package directory next to the model's, pass --embedding-dir, or install it",
-    )
+        return manifest, net, None
+    return manifest, net, net.embedding.manifest
 
 
 # --- compatibility ---------------------------------------------------------------------------------------

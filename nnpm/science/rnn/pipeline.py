@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from nnpm.composition.evaluate_text import binary_accuracy
 from nnpm.datasets.text import TextData
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
@@ -161,22 +162,9 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
     return {"modules": written, "composed_accuracy": composed, "seconds": result.seconds, "result": result}
 
 
-def binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
-    """One-vs-rest balanced accuracy of the decision p(class) >= 0.5 on non-padding positions
-    (the figure `nnpm eval` measures for a module)."""
-    from nnpm.datasets.text import IGNORE
-
-    valid = y != IGNORE
-    decided = scores[valid] >= torch.log(torch.tensor(0.5))
-    positive = y[valid] == cls
-    tpr = decided[positive].float().mean() if positive.any() else torch.tensor(0.0)
-    tnr = (~decided[~positive]).float().mean() if (~positive).any() else torch.tensor(0.0)
-    return float((tpr + tnr) / 2)
-
-
 def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> TextData:
     """The model's dataset, split as at training time, encoded with its embedding package's vocabulary."""
-    from nnpm.datasets.text import load_text
+    from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
 
     opts = dict(model.provenance.get("data", {}))

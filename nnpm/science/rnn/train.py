@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
-from nnpm.science.rnn.models import Embedding, SequenceNet
+from nnpm.nn.rnn.infer import predict, trim
+from nnpm.nn.rnn.model import Embedding, SequenceNet
 from nnpm.science.rnn.progress import NULL, Reporter
 
 
@@ -53,12 +54,6 @@ def batches(split: TextSplit, batch_size: int, generator: torch.Generator | None
     if generator is not None:
         chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
     return chunks
-
-
-def trim(x: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Cut the padding columns every row of the batch shares."""
-    width = int((x != 0).sum(1).max().clamp_min(1))
-    return (x[:, :width], *(o[:, :width] if o.dim() == 2 and o.shape[1] == x.shape[1] else o for o in others))
 
 
 def new_embedding(data: TextData, dim: int, seed: int) -> Embedding:
@@ -149,21 +144,6 @@ def fit_best_on_validation(
     net.embedding.embedding.weight.requires_grad_(False)
     net.eval()
     return result
-
-
-@torch.no_grad()
-def predict(net: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Network outputs for all rows of x, in batches (padding columns trimmed, then restored)."""
-    net.eval()
-    outs = []
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
-        (xt,) = trim(xb)
-        out = net(xt)
-        if out.dim() == 3 and out.shape[1] < x.shape[1]:
-            out = nn.functional.pad(out, (0, 0, 0, x.shape[1] - out.shape[1]))
-        outs.append(out)
-    return torch.cat(outs)
 
 
 def accuracy_of(pred: torch.Tensor, y: torch.Tensor) -> float:

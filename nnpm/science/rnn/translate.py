@@ -18,14 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from nnpm.composition.evaluate_text import bleu_scores
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
-from nnpm.errors import CompositionError
+from nnpm.nn.rnn.model import Seq2SeqNet
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
 from nnpm.science.rnn import packaging as pk
-from nnpm.science.rnn.bleu import corpus_bleu
 from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, sample_concern, slice_stack
-from nnpm.science.rnn.models import Seq2SeqNet
 from nnpm.science.rnn.progress import NULL, Reporter
 from nnpm.science.rnn.train import TrainConfig, TrainResult, fit_best_on_validation, new_embedding
 
@@ -74,46 +73,6 @@ def token_accuracy(net: Seq2SeqNet, data: TextData, split: TextSplit) -> float:
     pred = net(src, tgt_in).argmax(-1)
     valid = y != IGNORE
     return float((pred[valid] == y[valid]).float().mean())
-
-
-def _strip(ids: list[int], eos: int) -> list[int]:
-    return ids[: ids.index(eos)] if eos in ids else ids
-
-
-@torch.no_grad()
-def route(
-    modules: list[Seq2SeqNet], src: torch.Tensor, languages: list[str], max_len: int, eos_id: int
-) -> list[list[int]]:
-    """Translate request i into languages[i] with the module that serves that language (greedy decoding)."""
-    serving = {lang: m for m in modules for lang in m.languages}
-    missing = sorted(set(languages) - set(serving))
-    if missing:
-        raise CompositionError(
-            f"no module serves {', '.join(missing)} (served: {', '.join(sorted(serving))})"
-        )
-    out: list[list[int]] = [[] for _ in languages]
-    for lang in sorted(set(languages)):
-        rows = [i for i, item in enumerate(languages) if item == lang]
-        ids = serving[lang].eval().generate(src[rows], lang, max_len, eos_id)
-        for i, row in zip(rows, ids.tolist(), strict=True):
-            out[i] = _strip(row, eos_id)
-    return out
-
-
-def bleu_scores(
-    modules: list[Seq2SeqNet], data: TextData, split: TextSplit | None = None
-) -> dict[str, float]:
-    """Corpus BLEU-4 and BLEU-1 (character tokens) of routed translations of `split` (default: test)."""
-    split = split or data.test
-    eos = data.meta["eos_id"]
-    langs = [data.classes[g] for g in split.group.tolist()]
-    hyps = route(modules, split.x, langs, data.max_len, eos)
-    refs = [_strip([t for t in row if t != IGNORE], eos) for row in split.y.tolist()]
-    hyp_tokens = [data.vocab.decode(h) for h in hyps]
-    ref_tokens = [data.vocab.decode(r) for r in refs]
-    exact = sum(h == r for h, r in zip(hyp_tokens, ref_tokens, strict=True)) / max(1, len(refs))
-    return {"bleu4": corpus_bleu(hyp_tokens, ref_tokens, 4), "bleu1": corpus_bleu(hyp_tokens, ref_tokens, 1),
-            "exact_match": exact}  # fmt: skip
 
 
 # --- decomposition -------------------------------------------------------------------------------
@@ -293,7 +252,7 @@ def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, da
 
 
 def load_data_for(model: Manifest, emb_net) -> TextData:
-    from nnpm.datasets.text import load_text
+    from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
 
     opts = dict(model.provenance.get("data", {}))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 
 from nnpm.datasets.text import IGNORE, TextData
+from nnpm.nn.rnn.model import SequenceNet, manual_stack
 from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, pool_index, sample_concern
-from nnpm.science.rnn.models import SequenceNet, manual_stack
 from nnpm.science.rnn.train import trim
 
 

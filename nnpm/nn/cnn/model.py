@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nnpm.nn.cnn.spec import Add, Conv, Layout, Pool, conv_input, generator_hidden, layout
 from nnpm.nn.layers import Normalize
-from nnpm.science.cnn.specs import Add, Conv, Layout, Pool, conv_input, generator_hidden, layout
 
 
 class MaskGenerator(nn.Module):
@@ -157,8 +157,8 @@ class CNN(nn.Module):
         return logits
 
     def logprob(self, logits: torch.Tensor) -> torch.Tensor:
-        """Calibrated log p(class | x) for this network's classes (nnpm.science.cnn.calibrate)."""
-        from nnpm.science.cnn.calibrate import calibrated_logprob
+        """Calibrated log p(class | x) for this network's classes (nnpm.nn.cnn.score)."""
+        from nnpm.nn.cnn.score import calibrated_logprob
 
         if not self.classes:
             return torch.log_softmax(logits / self.temperature, dim=1)
@@ -178,6 +178,3 @@ def build_cnn(arch, context=None) -> CNN:
         temperature=float(p.get("temperature", 1.0)),
         score_bias=tuple(float(b) for b in p.get("score_bias", ())),
     )
-
-
-build_vgg16 = build_resnet18 = build_simcnn = build_rescnn = build_cnn

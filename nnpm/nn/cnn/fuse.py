@@ -15,10 +15,10 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from nnpm.nn.cnn.model import CNN, build_cnn
+from nnpm.nn.cnn.prune import prune_state
+from nnpm.nn.cnn.score import calibrated_logprob
 from nnpm.package.manifest import Manifest
-from nnpm.science.cnn.calibrate import calibrated_logprob
-from nnpm.science.cnn.models import CNN, build_cnn
-from nnpm.science.cnn.prune import prune_state
 
 
 def union_of_kernels(modules: Sequence[Manifest]) -> dict[str, tuple[int, ...]]:

@@ -16,6 +16,7 @@ import torch
 
 from nnpm.datasets.splits import LabelledData, Split
 from nnpm.errors import DataError
+from nnpm.nn.metrics import module_balanced_accuracy
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,7 @@ def _model_accuracy(net, part: Split, data: LabelledData):
 
 def _module_balanced_accuracy(net, part: Split, classes: list[int]) -> tuple[float, int]:
     positive = torch.isin(part.y, torch.tensor(classes))
-    decided = scores(net, part.x).exp().amax(-1) >= 0.5
-    tpr = decided[positive].float().mean() if positive.any() else torch.tensor(0.0)
-    tnr = (~decided[~positive]).float().mean() if (~positive).any() else torch.tensor(0.0)
-    return float((tpr + tnr) / 2), len(part)
+    return module_balanced_accuracy(scores(net, part.x).amax(-1), positive), len(part)
 
 
 def composite_accuracy(net, part: Split, data: LabelledData):

@@ -14,7 +14,7 @@ vocabulary size), languages, language_tokens, output ("logits" | "log-probs").
 
 from __future__ import annotations
 
-from nnpm.nn.families import Family, param, register
+from nnpm.package.families import Family, param
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 CELLS = tuple(GATES)
@@ -63,35 +63,27 @@ def seq2seq_shapes(arch) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-EMBEDDING = register(
-    Family(
-        name="embedding",
-        description="token embedding with its vocabulary (vocab.json); params: vocab_size, dim",
-        shapes=embedding_shapes,
-        builder="nnpm.science.rnn.models:build_embedding",
-    )
+EMBEDDING = Family(
+    name="embedding",
+    description="token embedding with its vocabulary (vocab.json); params: vocab_size, dim",
+    shapes=embedding_shapes,
+    builder="nnpm.nn.rnn.model:build_embedding",
 )
-CLASSIFIER = register(
-    Family(
-        name="rnn-classifier",
-        description="embedding -> RNN/LSTM/GRU stack -> linear at the last token (many-to-one)",
-        shapes=sequence_shapes,
-        builder="nnpm.science.rnn.models:build_sequence",
-    )
+CLASSIFIER = Family(
+    name="rnn-classifier",
+    description="embedding -> RNN/LSTM/GRU stack -> linear at the last token (many-to-one)",
+    shapes=sequence_shapes,
+    builder="nnpm.nn.rnn.model:build_sequence",
 )
-TAGGER = register(
-    Family(
-        name="rnn-tagger",
-        description="embedding -> RNN/LSTM/GRU stack -> linear at every token (many-to-many)",
-        shapes=sequence_shapes,
-        builder="nnpm.science.rnn.models:build_sequence",
-    )
+TAGGER = Family(
+    name="rnn-tagger",
+    description="embedding -> RNN/LSTM/GRU stack -> linear at every token (many-to-many)",
+    shapes=sequence_shapes,
+    builder="nnpm.nn.rnn.model:build_sequence",
 )
-SEQ2SEQ = register(
-    Family(
-        name="rnn-seq2seq",
-        description="embedding -> RNN encoder -> RNN decoder started by a language token -> linear (translation)",
-        shapes=seq2seq_shapes,
-        builder="nnpm.science.rnn.models:build_seq2seq",
-    )
+SEQ2SEQ = Family(
+    name="rnn-seq2seq",
+    description="embedding -> RNN encoder -> RNN decoder started by a language token -> linear (translation)",
+    shapes=seq2seq_shapes,
+    builder="nnpm.nn.rnn.model:build_seq2seq",
 )

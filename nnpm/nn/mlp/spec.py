@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from nnpm.nn.families import Family, param, register
+from nnpm.package.families import Family, param
 
 
 def mlp_shapes(arch) -> dict[str, tuple[int, ...]]:
@@ -16,11 +16,9 @@ def mlp_shapes(arch) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-MLP = register(
-    Family(
-        name="mlp",
-        description="flatten -> [linear -> relu] * len(hidden) -> linear; params: hidden, num_outputs",
-        shapes=mlp_shapes,
-        builder="nnpm.nn.mlp:build_mlp",
-    )
+MLP = Family(
+    name="mlp",
+    description="flatten -> [linear -> relu] * len(hidden) -> linear; params: hidden, num_outputs",
+    shapes=mlp_shapes,
+    builder="nnpm.nn.mlp.model:build_mlp",
 )

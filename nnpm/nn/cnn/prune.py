@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import torch
 
+from nnpm.nn.cnn.spec import Conv, conv_input, layout
 from nnpm.package.manifest import Architecture
-from nnpm.science.cnn.specs import Conv, conv_input, layout
 
 
 def module_architecture(

@@ -11,9 +11,9 @@ import copy
 
 import torch
 
-from nnpm.compose.composite import Composite, ScoreAdjust
-from nnpm.compose.evaluate import class_indices, scores
+from nnpm.composition.evaluate import class_indices, scores
 from nnpm.datasets.splits import LabelledData, Split
+from nnpm.nn.composite.model import Composite, ScoreAdjust
 
 
 def _cached(composite: Composite, part: Split, wanted: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

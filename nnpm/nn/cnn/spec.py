@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nnpm.errors import ArchitectureError
-from nnpm.nn.families import Family, register
+from nnpm.package.families import Family
 
 FAMILY_NAMES = ("vgg16", "resnet18", "simcnn", "rescnn")
 
@@ -277,15 +277,29 @@ _COMMON = (
     "output (logits | logprob), classes, temperature; retained: kept kernels per gated conv"
 )
 
-for _name in FAMILY_NAMES:
-    register(
-        Family(
-            name=_name,
-            description=_DESCRIPTIONS[_name] + _COMMON,
-            shapes=cnn_shapes,
-            builder=f"nnpm.science.cnn.models:build_{_name}",
-            fuser="nnpm.science.cnn.fuse:fuse",
-        )
+
+def _family(name: str) -> Family:
+    return Family(
+        name=name,
+        description=_DESCRIPTIONS[name] + _COMMON,
+        shapes=cnn_shapes,
+        builder="nnpm.nn.cnn.model:build_cnn",
+        fuser="nnpm.nn.cnn.fuse:fuse",
     )
 
-__all__ = ["FAMILY_NAMES", "Layout", "cnn_shapes", "conv_input", "layout", "maskable_total"]
+
+#: The entry points of group `nnpm.families` (pyproject.toml) name these.
+VGG16, RESNET18, SIMCNN, RESCNN = (_family(n) for n in FAMILY_NAMES)
+
+__all__ = [
+    "FAMILY_NAMES",
+    "RESCNN",
+    "RESNET18",
+    "SIMCNN",
+    "VGG16",
+    "Layout",
+    "cnn_shapes",
+    "conv_input",
+    "layout",
+    "maskable_total",
+]

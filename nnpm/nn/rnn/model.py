@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from nnpm.errors import ArchitectureError
-from nnpm.nn.families import param
-from nnpm.science.rnn.specs import gates
+from nnpm.nn.rnn.spec import gates
+from nnpm.package.families import param
 
 _TORCH_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 

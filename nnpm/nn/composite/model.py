@@ -10,9 +10,21 @@ scores (`adjust`), which `--finetune` fits; without it the composite has no weig
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+from nnpm.errors import CompositionError
+from nnpm.package.naming import Requirement
+
+if TYPE_CHECKING:
+    from nnpm.nn.build import BuildContext
+    from nnpm.nn.loader import Loader
+    from nnpm.package.manifest import Architecture, Manifest
+
+#: The family whose modules are routed by language instead of compared by score.
+TRANSLATOR_FAMILY = "rnn-seq2seq"
 
 
 class ScoreAdjust(nn.Module):
@@ -31,7 +43,7 @@ class Composite(nn.Module):
     """forward(x) -> [B, K] (or [B, T, K] for per-step modules) scores over `self.classes`.
 
     `fused`, when given, computes all K scores in one forward (modules of one source
-    model, see nnpm.science.cnn.fuse); otherwise every module runs on the batch.
+    model, see nnpm.nn.cnn.fuse); otherwise every module runs on the batch.
     """
 
     def __init__(
@@ -88,8 +100,6 @@ class Router(nn.Module):
         self.classes = tuple(lang for m in modules for lang in m.languages)
 
     def serving(self, language: str) -> nn.Module:
-        from nnpm.errors import CompositionError
-
         for part in self.parts:
             if language in part.languages:
                 return part
@@ -113,9 +123,52 @@ class Router(nn.Module):
         self, src: torch.Tensor, languages: Sequence[str], max_len: int, eos_id: int
     ) -> list[list[int]]:
         """Greedy translations of row i into languages[i], without padding or <eos>."""
-        from nnpm.science.rnn.translate import route
+        from nnpm.nn.rnn.infer import route
 
         return route(list(self.parts), src, list(languages), max_len, eos_id)
 
     def own_state_dict(self) -> dict[str, torch.Tensor]:
         return {}
+
+
+def common_source(manifests: Sequence[Manifest]) -> Requirement | None:
+    """`model==version` when every module was cut from the same source model build, else None."""
+    sources = {(m.source.model, m.source.version, m.source.sha256) for m in manifests}
+    if len(sources) != 1:
+        return None
+    model, version, sha256 = sources.pop()
+    if not (model and version and sha256):
+        return None
+    return Requirement.of(model, f"=={version}")
+
+
+def fuse_if_possible(networks: Sequence[nn.Module], loader: Loader | None) -> nn.Module | None:
+    """One fused forward when all modules share an available source model whose family can fuse."""
+    from nnpm.nn.build import fuser
+
+    manifests = [n.manifest for n in networks]
+    source = common_source(manifests)
+    fuse = fuser(manifests[0].architecture.family) if source and loader else None
+    if fuse is None:
+        return None
+    ref = loader.source.find(source, manifests[0].source.sha256)
+    return None if ref is None else fuse(loader.load(ref), manifests)
+
+
+def assemble(networks: Sequence[nn.Module], loader: Loader | None = None) -> Composite | Router:
+    """Route translation modules by language; put classifier modules side by side (fused if possible)."""
+    if networks[0].manifest.architecture.family == TRANSLATOR_FAMILY:
+        return Router(networks)
+    classes = [c for n in networks for c in n.manifest.source.classes]
+    return Composite(networks, classes, fused=fuse_if_possible(networks, loader))
+
+
+def build_composite(arch: Architecture, context: BuildContext) -> Composite | Router:
+    """Family builder: the modules come from the verified dependencies, in the recorded order."""
+    modules = [context.dependencies[name] for name in arch.params["modules"]]
+    if arch.params.get("rule") == "route-by-language":
+        return Router(modules)
+    adjust = bool(arch.params.get("finetuned"))
+    return Composite(
+        modules, arch.params["classes"], adjust=adjust, fused=fuse_if_possible(modules, context.loader)
+    )

@@ -62,7 +62,6 @@ def run_quickstart(
 ) -> QuickstartResult:
     """Modularize -> publish -> install -> load -> evaluate -> compose -> evaluate."""
     from nnpm import api
-    from nnpm.compose.workflow import compose_package, evaluate_package
     from nnpm.datasets.images import load_image_dataset
     from nnpm.science.cnn.mwt import modularize
     from nnpm.science.cnn.train import TrainConfig
@@ -88,11 +87,13 @@ def run_quickstart(
     api.install(specs, registry=registry, project=False)
     modules = tuple(_measure_module(spec, rows, say) for spec in specs)
     composite = f"{NAMESPACE}/three-eight"
-    built = compose_package(specs, composite, workdir / "three-eight", version=version, dataset="digits")
+    built = api.compose_package(
+        specs, name=composite, out=workdir / "three-eight", version=version, dataset="digits"
+    )
     api.publish(workdir / "three-eight", registry=registry)
     api.install([built.manifest.id], registry=registry, project=False)
     loaded = api.load(built.manifest.id, project=False)
-    measured = evaluate_package(built.manifest.id)
+    measured = api.evaluate(built.manifest.id, project=False)
     say(f"composed {built.manifest.id} from the two modules ({loaded.mode} forward, no training): "
         f"accuracy {measured.value:.4f} on the test images of {' and '.join(PAIR)}")  # fmt: skip
     return QuickstartResult(
@@ -109,9 +110,9 @@ def run_quickstart(
 
 
 def _measure_module(spec: str, rows: dict, say: Say) -> ModuleResult:
-    from nnpm.compose.workflow import evaluate_package
+    from nnpm import api
 
-    result = evaluate_package(spec)
+    result = api.evaluate(spec, project=False)
     row = next(r for r in rows.values() if r.package == spec)
     say(
         f"installed and loaded {spec}: keeps {row.krr:.1%} of the kernels, {result.metric} {result.value:.4f}"

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import torch
 
-from nnpm.compose.evaluate import ClassStats, EvalResult, beside_claim, class_indices, per_class_stats
+from nnpm.composition.evaluate import ClassStats, EvalResult, beside_claim, class_indices, per_class_stats
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.errors import DataError
+from nnpm.nn.bleu import corpus_bleu
+from nnpm.nn.metrics import module_balanced_accuracy
+from nnpm.nn.rnn.infer import predict, route, strip
 from nnpm.package.manifest import Manifest
 
 
@@ -30,7 +33,7 @@ def is_sequence_package(manifest: Manifest) -> bool:
 
 def load_text_for(net, dataset: str | None = None, data_dir: Path | None = None) -> TextData:
     """The dataset a sequence package was made on, split and encoded as at training time."""
-    from nnpm.datasets.text import load_text
+    from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
 
     recorded = _recording_manifest(net)
@@ -76,25 +79,18 @@ def evaluate_text(net, data: TextData, split: str = "test") -> EvalResult:
 
 
 def _model_accuracy(net, part: TextSplit, data: TextData):
-    from nnpm.science.rnn.train import predict
-
     pred, y = _valid(predict(net, part.x).argmax(-1), part.y)
     labels = list(range(len(data.classes)))
     return float((pred == y).float().mean()), len(y), per_class_stats(pred, y, labels, data.classes)
 
 
 def _module_balanced_accuracy(net, part: TextSplit, data: TextData) -> tuple[float, int]:
-    from nnpm.science.rnn.pipeline import binary_accuracy
-    from nnpm.science.rnn.train import predict
-
     (cls,) = class_indices(net.manifest.source.classes, data)
     scores = predict(net, part.x).squeeze(-1)
     return binary_accuracy(scores, part.y, cls), int((part.y != IGNORE).sum())
 
 
 def _composite_accuracy(net, part: TextSplit, data: TextData):
-    from nnpm.science.rnn.train import predict
-
     wanted = torch.tensor(class_indices(net.classes, data))
     pred, y = _valid(wanted[predict(net, part.x).argmax(-1)], part.y)
     keep = torch.isin(y, wanted)
@@ -105,8 +101,6 @@ def _composite_accuracy(net, part: TextSplit, data: TextData):
 
 
 def _bleu(net, data: TextData, part: TextSplit) -> tuple[float, int, dict[str, ClassStats]]:
-    from nnpm.science.rnn.translate import bleu_scores
-
     modules = list(net.parts) if hasattr(net, "parts") else [net]
     served = class_indices([lang for m in modules for lang in m.languages], data)
     rows = torch.nonzero(torch.isin(part.group, torch.tensor(served))).flatten()
@@ -128,3 +122,26 @@ def _first_network(net):
 def _recording_manifest(net) -> Manifest:
     """Whose provenance says how the data were loaded: the package's own, or its first module's."""
     return _first_network(net).manifest if net.manifest.kind == "composite" else net.manifest
+
+
+def bleu_scores(
+    modules: list[torch.nn.Module], data: TextData, split: TextSplit | None = None
+) -> dict[str, float]:
+    """Corpus BLEU-4 and BLEU-1 (character tokens) of routed translations of `split` (default: test)."""
+    split = split or data.test
+    eos = data.meta["eos_id"]
+    langs = [data.classes[g] for g in split.group.tolist()]
+    hyps = route(modules, split.x, langs, data.max_len, eos)
+    refs = [strip([t for t in row if t != IGNORE], eos) for row in split.y.tolist()]
+    hyp_tokens = [data.vocab.decode(h) for h in hyps]
+    ref_tokens = [data.vocab.decode(r) for r in refs]
+    exact = sum(h == r for h, r in zip(hyp_tokens, ref_tokens, strict=True)) / max(1, len(refs))
+    return {"bleu4": corpus_bleu(hyp_tokens, ref_tokens, 4), "bleu1": corpus_bleu(hyp_tokens, ref_tokens, 1),
+            "exact_match": exact}  # fmt: skip
+
+
+def binary_accuracy(scores: torch.Tensor, y: torch.Tensor, cls: int) -> float:
+    """One-vs-rest balanced accuracy of a sequence module's decision p(class) >= 0.5 on
+    non-padding positions (the figure `nnpm eval` measures for a module)."""
+    valid = y != IGNORE
+    return module_balanced_accuracy(scores[valid], y[valid] == cls)

@@ -3,7 +3,7 @@ the modules' names (dependencies) and, when fine-tuned, a per-class score adjust
 
 from __future__ import annotations
 
-from nnpm.nn.families import Family, register
+from nnpm.package.families import Family
 
 
 def composite_shapes(arch) -> dict[str, tuple[int, ...]]:
@@ -13,11 +13,9 @@ def composite_shapes(arch) -> dict[str, tuple[int, ...]]:
     return {"adjust.scale": (k,), "adjust.bias": (k,)}
 
 
-COMPOSITE = register(
-    Family(
-        name="composite",
-        description="argmax over the calibrated class scores of its module dependencies; params: modules, classes",
-        shapes=composite_shapes,
-        builder="nnpm.compose.assemble:build_composite",
-    )
+COMPOSITE = Family(
+    name="composite",
+    description="argmax over the calibrated class scores of its module dependencies; params: modules, classes",
+    shapes=composite_shapes,
+    builder="nnpm.nn.composite.model:build_composite",
 )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from nnpm.compose.assemble import compose, composite_manifest, parse_replacements, write_composite
-from nnpm.compose.evaluate import EvalResult, evaluate
+from nnpm.composition.assemble import composite_manifest, parse_replacements, write_composite
+from nnpm.composition.evaluate import EvalResult, evaluate
 from nnpm.datasets.splits import LabelledData
 from nnpm.errors import DataError
 from nnpm.package.manifest import Accuracy, Manifest
 
+#: compose(modules, replace) -> a composite; the client supplies it (where packages come from is its business).
+ComposeFn = Callable[[Sequence[str], Mapping[str, str] | None], object]
+
 __all__ = [
     "compose_package",
-    "evaluate_package",
     "parse_replacements",
     "precision_recall_table",
     "load_dataset",
@@ -50,7 +53,7 @@ def load_dataset(name: str | None, data_dir: Path | None = None, seed: int = 0) 
 
 def data_for(net, dataset: str | None, data_dir: Path | None = None, seed: int = 0):
     """What `net` is measured on: its own text dataset (sequence packages) or the named image set."""
-    from nnpm.compose.evaluate_text import is_sequence_package, load_text_for
+    from nnpm.composition.evaluate_text import is_sequence_package, load_text_for
 
     manifest = net.manifest
     if manifest.kind == "embedding":
@@ -67,13 +70,14 @@ def data_for(net, dataset: str | None, data_dir: Path | None = None, seed: int =
 
 def evaluate_on(net, data, split: str = "test") -> EvalResult:
     """Image data go to `evaluate`, text data to `evaluate_text`."""
-    from nnpm.compose.evaluate_text import evaluate_text
+    from nnpm.composition.evaluate_text import evaluate_text
     from nnpm.datasets.text import TextData
 
     return evaluate_text(net, data, split) if isinstance(data, TextData) else evaluate(net, data, split)
 
 
 def compose_package(
+    compose: ComposeFn,
     modules: list[str],
     name: str,
     directory: Path,
@@ -87,13 +91,13 @@ def compose_package(
     seed: int = 0,
 ) -> ComposeReport:
     """compose -> (fine-tune) -> evaluate -> write the composite package."""
-    from nnpm.compose.finetune import finetune as fit
+    from nnpm.composition.finetune import finetune as fit
 
     if finetune and not dataset:
         raise DataError(
             "--finetune needs --dataset", hint="e.g. --finetune --dataset fashion-mnist --epochs 50"
         )
-    composite = compose(*modules, replace=replace)
+    composite = compose(modules, replace)
     composite.manifest = composite_manifest(name, version, composite)
     data = data_for(composite, dataset, data_dir, seed) if dataset else None
     if finetune and not isinstance(data, LabelledData):
@@ -109,7 +113,7 @@ def compose_package(
         acc = Accuracy(round(after.value, 6), after.metric, data.name, "test")
         manifest = replace_accuracy(manifest, acc)
         if replace:
-            original = compose(*modules)
+            original = compose(modules, None)
             before = _evaluate_as(original, composite_manifest(name, version, original), data)
     return ComposeReport(write_composite(directory, manifest, composite), directory, after, before)
 
@@ -121,15 +125,6 @@ def replace_accuracy(manifest: Manifest, accuracy: Accuracy) -> Manifest:
 def _evaluate_as(composite, manifest: Manifest, data) -> EvalResult:
     composite.manifest = manifest
     return evaluate_on(composite, data, "test")
-
-
-def evaluate_package(package: str | Path, *, dataset: str | None = None, data_dir: Path | None = None,
-                     split: str = "test") -> EvalResult:  # fmt: skip
-    """Load an installed package (or a package directory) and measure it on `dataset`."""
-    from nnpm import api
-
-    net = api.load(package)
-    return evaluate_on(net, data_for(net, dataset, data_dir), split)
 
 
 def result_dict(result: EvalResult) -> dict:

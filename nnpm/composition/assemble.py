@@ -1,35 +1,40 @@
-"""Assembling installed module packages into a composite, and writing it as a package.
+"""Assembling module packages into a composite, and writing it as a package.
 
-`compose("fmnist/sneaker-module", "fmnist/ankle-boot-module")` loads each module
-(hash-checked, built by nnpm), checks that they can go together, and returns a
-`Composite` whose forward gives calibrated scores over `.classes`. `write_composite`
-turns it into a package of kind `composite` that depends on its modules by exact
-version and sha256 and stores nothing but what it adds.
+`compose(["fmnist/sneaker-module", "fmnist/ankle-boot-module"], locate, loader)` loads each
+module (hash-checked, built by nnpm), checks that they can go together, and returns a
+`Composite` whose forward gives calibrated scores over `.classes`. Where packages come
+from is the caller's: `locate` turns a name (or a `./directory`) into a package on disk
+and `loader` builds it, so the same code composes installed modules and fresh builds.
+`write_composite` turns a composite into a package of kind `composite` that depends on
+its modules by exact version and sha256 and stores nothing but what it adds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from nnpm.compose.composite import Composite, Router
 from nnpm.errors import CompositionError
-from nnpm.nn.families import BuildContext
+from nnpm.nn.composite.model import TRANSLATOR_FAMILY, Composite, Router, assemble, common_source
+from nnpm.nn.loader import Loader, PackageRef
+from nnpm.package.families import get as get_family
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, Requirement
-from nnpm.store.store import InstalledPackage
+
+#: Turns what a user typed (a package name and version range, or `./dir`) into a package on disk.
+Locate = Callable[[str], PackageRef]
 
 
 @dataclass(frozen=True)
 class Part:
-    """One module in a composite: its installed package and its loaded network."""
+    """One module in a composite: its loaded network and the digest it is pinned by."""
 
-    package: InstalledPackage
     network: object  # torch.nn.Module with .manifest
+    sha256: str
 
     @property
     def manifest(self) -> Manifest:
@@ -41,92 +46,47 @@ class Part:
 
     @property
     def label(self) -> str:
-        return f"{self.package.name}=={self.package.version}"
+        return f"{self.manifest.name}=={self.manifest.version}"
 
 
-TRANSLATOR_FAMILY = "rnn-seq2seq"
-
-
-def compose(*specs: str, replace: Mapping[str, str] | None = None, project=True) -> Composite | Router:
-    """A working classifier (or, from translation modules, translator) from installed modules.
+def compose(
+    specs: Sequence[str], locate: Locate, loader: Loader, *, replace: Mapping[str, str] | None = None
+) -> Composite | Router:
+    """A working classifier (or, from translation modules, translator) from module packages.
 
     Composites named among `specs` are expanded into their modules. `replace` maps a class
     (or language) to another module for it: the way to patch one weak class with a module
     taken from another model, or to add a language from another translator.
     """
-    parts = [part for spec in specs for part in _load_parts(spec, project)]
-    parts = _apply_replacements(parts, replace or {}, project)
+    parts = [part for spec in specs for part in _load_parts(locate(spec), loader)]
+    parts = _apply_replacements(parts, replace or {}, locate, loader)
     check_compatible(parts)
-    composite = assemble([p.network for p in parts])
+    composite = assemble([p.network for p in parts], loader)
     composite.parts_info = tuple(parts)
     return composite
 
 
-def assemble(networks: Sequence) -> Composite | Router:
-    """Route translation modules by language; put classifier modules side by side (fused if possible)."""
-    if networks[0].manifest.architecture.family == TRANSLATOR_FAMILY:
-        return Router(networks)
-    classes = [c for n in networks for c in n.manifest.source.classes]
-    return Composite(networks, classes, fused=fuse_if_possible(networks))
-
-
-def common_source(manifests: Sequence[Manifest]) -> Requirement | None:
-    """`model==version` when every module was cut from the same source model build, else None."""
-    sources = {(m.source.model, m.source.version, m.source.sha256) for m in manifests}
-    if len(sources) != 1:
-        return None
-    model, version, sha256 = sources.pop()
-    if not (model and version and sha256):
-        return None
-    return Requirement.of(model, f"=={version}")
-
-
-def fuse_if_possible(networks: Sequence) -> object | None:
-    """One fused forward when all modules share an installed source model whose family can fuse."""
-    from nnpm.nn import families
-    from nnpm.nn.loader import load_installed
-    from nnpm.store.store import Store
-
-    manifests = [n.manifest for n in networks]
-    source = common_source(manifests)
-    fuser = families.fuser(manifests[0].architecture.family) if source else None
-    if fuser is None:
-        return None
-    installed = Store().get(source.name, next(iter(source.specifier)).version)
-    if installed is None or installed.sha256 != manifests[0].source.sha256:
-        return None
-    return fuser(load_installed(installed), manifests)
-
-
-def _load_parts(spec: str, project) -> list[Part]:
-    from nnpm.api import resolve_installed
-    from nnpm.nn.loader import load_installed
-
-    package = resolve_installed(spec, project=project)
-    network = load_installed(package)
+def _load_parts(ref: PackageRef, loader: Loader) -> list[Part]:
+    network = loader.load(ref)
     manifest = network.manifest
     if manifest.kind == "composite":
+        deps = {str(d.name): d for d in manifest.dependencies}
         return [
-            p
+            part
             for name in manifest.architecture.params["modules"]
-            for p in _dependency_parts(manifest, name, project)
+            for part in _load_parts(loader.find(deps[name].requirement, deps[name].sha256), loader)
         ]
     if manifest.kind != "module":
         raise CompositionError(
-            f"{package.name} is a {manifest.kind}, not a module",
+            f"{manifest.name} is a {manifest.kind}, not a module",
             hint="compose module packages (kind = module), or composites made of them",
         )
-    return [Part(package, network)]
+    return [Part(network, ref.sha256 or manifest.digest())]
 
 
-def _dependency_parts(manifest: Manifest, name: str, project) -> list[Part]:
-    dep = next(d for d in manifest.dependencies if str(d.name) == name)
-    return _load_parts(str(dep.requirement), project)
-
-
-def _apply_replacements(parts: list[Part], replace: Mapping[str, str], project) -> list[Part]:
+def _apply_replacements(parts: list[Part], replace: Mapping[str, str], locate: Locate, loader) -> list[Part]:
     for class_name, spec in replace.items():
-        loaded = _load_parts(spec, project)
+        loaded = _load_parts(locate(spec), loader)
         if len(loaded) != 1:
             raise CompositionError(
                 f"--replace {class_name}={spec}: expected one module, {spec} holds {len(loaded)}"
@@ -229,7 +189,7 @@ def composite_manifest(
             input=first.architecture.input,
             params={
                 "rule": "route-by-language" if isinstance(composite, Router) else "argmax-calibrated",
-                "modules": [str(p.package.name) for p in parts],
+                "modules": [str(p.manifest.name) for p in parts],
                 "classes": list(composite.classes),
                 "finetuned": composite.adjust is not None,
                 **({} if isinstance(composite, Router) else _fusion_note(parts)),
@@ -238,8 +198,7 @@ def composite_manifest(
         ),
         metrics=Metrics(unit="parameters", accuracy=accuracy),
         dependencies=tuple(
-            Dependency(p.package.name, SpecifierSet(f"=={p.package.version}"), p.package.sha256)
-            for p in parts
+            Dependency(p.manifest.name, SpecifierSet(f"=={p.manifest.version}"), p.sha256) for p in parts
         )
         + _embedding_pin(first),
         provenance=dict(finetune or {}),
@@ -258,15 +217,6 @@ def write_composite(directory: Path, manifest: Manifest, composite: Composite) -
     return write_package(directory, manifest, composite.own_state_dict())
 
 
-def build_composite(arch: Architecture, context: BuildContext) -> Composite | Router:
-    """Family builder: the modules come from the verified dependencies, in the recorded order."""
-    modules = [context.dependencies[name] for name in arch.params["modules"]]
-    if arch.params.get("rule") == "route-by-language":
-        return Router(modules)
-    adjust = bool(arch.params.get("finetuned"))
-    return Composite(modules, arch.params["classes"], adjust=adjust, fused=fuse_if_possible(modules))
-
-
 def parse_replacements(items: Sequence[str]) -> dict[str, str]:
     """`bag=other/bag-module` -> {"bag": "other/bag-module"}, validating the module name."""
     out = {}
@@ -283,9 +233,7 @@ def parse_replacements(items: Sequence[str]) -> dict[str, str]:
 
 def _fusion_note(parts: Sequence[Part]) -> dict[str, str]:
     """Tell readers (`nnpm show`) whether loading can run one fused forward, and over which model."""
-    from nnpm.nn import families
-
     source = common_source([p.manifest for p in parts])
-    if source is None or families.get(parts[0].manifest.architecture.family).fuser is None:
+    if source is None or get_family(parts[0].manifest.architecture.family).fuser is None:
         return {"forward": "batched"}
     return {"forward": "fused", "fused_source": str(source)}

@@ -1,0 +1,208 @@
+"""Installing, locking and uninstalling for a `Client`: resolver, lock file and store together.
+
+None of it prints: progress goes to a reporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nnpm.errors import IntegrityError, NnpmError, PackageNotFoundError, ResolutionError, StaleLockError
+from nnpm.package.naming import PackageName, Requirement
+from nnpm.registry import config as registry_config
+from nnpm.registry.base import VersionInfo
+from nnpm.resolve.lock import Lock, LockedPackage, canonical_requires, read_lock, write_lock
+from nnpm.resolve.project import Project, set_requirements
+from nnpm.resolve.resolver import Resolution, ResolveReporter, resolve
+from nnpm.store.store import InstalledPackage, InstallReporter, Store
+
+
+class Reporter(ResolveReporter, InstallReporter):
+    """Progress hooks for a whole install; subclass it to draw progress bars."""
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    packages: tuple[InstalledPackage, ...]
+    project: Project | None
+    lock: Lock | None
+
+
+# --- installing ----------------------------------------------------------------------------------
+
+
+def install(client, requirements: Sequence[str], *, registry, frozen, force, prereleases, reporter,
+            project: Project | None) -> InstallResult:  # fmt: skip
+    reqs, registry = _parse_requirements(client, requirements, registry)
+    proj = project
+    store = client.store
+    with store.locked():
+        if not reqs:
+            return _install_project(client, proj, registry, frozen, force, prereleases, reporter)
+        if frozen:
+            raise StaleLockError("--frozen installs only what nnpm.lock says; it cannot add packages")
+        return _install_requirements(client, reqs, proj, registry, force, prereleases, reporter)
+
+
+def _parse_requirements(
+    client, texts: Sequence[str], registry: str | None
+) -> tuple[list[Requirement], str | None]:
+    """Plain requirements, and `hf://<namespace>/<repo>[@version]`, which also selects (or adds)
+    the registry for that Hub namespace so that the lock names a registry it can reopen."""
+    reqs = []
+    for text in texts:
+        if text.startswith("hf://"):
+            from nnpm.registry.hub import parse_hub_requirement
+
+            namespace, req = parse_hub_requirement(text)
+            registry = registry or registry_config.registry_for_url(f"hf://{namespace}", client.settings).name
+            reqs.append(req)
+        else:
+            reqs.append(Requirement.parse(text))
+    return reqs, registry
+
+
+def _install_project(client, proj, registry, frozen, force, prereleases, reporter) -> InstallResult:
+    if proj is None:
+        raise NnpmError(
+            "nothing to install: no package named and no nnpm.toml with a [project] table here or above",
+            hint="run `nnpm install NAME`, or `nnpm init` to start a project",
+        )
+    lock = read_lock(proj.lock_file)
+    if lock is not None and lock.is_fresh_for(proj.requirements):
+        return InstallResult(tuple(_install_locked(client, lock, force, reporter)), proj, lock)
+    if frozen:
+        state = "missing" if lock is None else "stale (nnpm.toml changed since it was written)"
+        raise StaleLockError(f"nnpm.lock is {state}", where=str(proj.lock_file))
+    resolution = _resolve(
+        client, proj.requirements, lock, registry or proj.registry, prereleases or proj.prereleases, reporter
+    )
+    installed = _install_resolution(resolution, client.store, force, reporter)
+    lock = _lock_from(resolution, installed, proj.requirements)
+    write_lock(proj.lock_file, lock)
+    return InstallResult(tuple(installed), proj, lock)
+
+
+def _install_requirements(client, reqs, proj, registry, force, prereleases, reporter) -> InstallResult:
+    named = {r.name for r in reqs}
+    existing = [r for r in proj.requirements if r.name not in named] if proj else []
+    lock = read_lock(proj.lock_file) if proj else None
+    registry = registry or (proj.registry if proj else None)
+    pre = prereleases or bool(proj and proj.prereleases)
+    resolution = _resolve(client, [*existing, *reqs], lock, registry, pre, reporter, upgrade=named)
+    installed = _install_resolution(resolution, client.store, force, reporter)
+    if proj is None:
+        return InstallResult(tuple(installed), None, None)
+    recorded = [
+        r if r.specifier else Requirement.of(str(r.name), f">={resolution.candidates[r.name].version}")
+        for r in reqs
+    ]
+    proj = set_requirements(proj, add=recorded)
+    lock = _lock_from(resolution, installed, proj.requirements)
+    write_lock(proj.lock_file, lock)
+    return InstallResult(tuple(installed), proj, lock)
+
+
+def _resolve(
+    client, requirements, lock: Lock | None, registry, prereleases, reporter, upgrade=frozenset()
+) -> Resolution:
+    """Resolve, keeping locked versions where they still fit, except for packages named on the command line."""
+    preferred = {p.name: p.version for p in lock.packages if p.name not in upgrade} if lock else {}
+    registries = client.registries(registry)
+    return resolve(requirements, registries, prereleases=prereleases, preferred=preferred, reporter=reporter)
+
+
+def _install_resolution(
+    resolution: Resolution, store: Store, force: bool, reporter
+) -> list[InstalledPackage]:
+    installed = [
+        store.install(c.info, c.registry, force=force, reporter=reporter) for c in resolution.in_order()
+    ]
+    _check_digest_pins(installed, resolution)
+    return installed
+
+
+def _check_digest_pins(installed: list[InstalledPackage], resolution: Resolution) -> None:
+    """A dependency pinned by sha256 (an RNN module on its embedding) must be exactly that build."""
+    for pkg in installed:
+        for dep in pkg.manifest.dependencies:
+            chosen = resolution.candidates.get(dep.name)
+            if dep.sha256 and chosen is not None and chosen.info.sha256 != dep.sha256:
+                raise ResolutionError(
+                    f"{pkg.name} {pkg.version} needs {dep.name} with sha256 {dep.sha256[:12]}..., "
+                    f"but {dep.name} {chosen.version} from registry {chosen.registry.name} has {chosen.info.sha256[:12]}...",
+                    hint=f"publish or select the {dep.name} build that {pkg.name} was made with",
+                )
+
+
+def _lock_from(resolution: Resolution, installed: list[InstalledPackage], requirements) -> Lock:
+    by_name = {p.name: p for p in installed}
+    packages = tuple(
+        LockedPackage(
+            name=name,
+            version=cand.version,
+            registry=cand.registry.name,
+            sha256=cand.info.sha256,
+            files=dict(by_name[name].manifest.files),
+            dependencies=resolution.edges.get(name, ()),
+            revision=cand.info.revision,
+        )
+        for name, cand in sorted(resolution.candidates.items())
+    )
+    return Lock(canonical_requires(requirements), packages)
+
+
+def _install_locked(client, lock: Lock, force: bool, reporter) -> list[InstalledPackage]:
+    """Install exactly the locked digests; the store's copies are reused without any registry."""
+    store = client.store
+    installed = []
+    for locked in lock.packages:
+        current = store.get(locked.name, locked.version)
+        if current is None or current.sha256 != locked.sha256 or force:
+            info = VersionInfo(locked.name, locked.version, locked.sha256, kind="", revision=locked.revision)
+            current = store.install(info, client.registry(locked.registry), force=force, reporter=reporter)
+        if dict(current.manifest.files) != locked.files:
+            raise IntegrityError(
+                f"{locked.name}=={locked.version}: files differ from nnpm.lock", where=str(current.path)
+            )
+        installed.append(current)
+    return installed
+
+
+def lock(client, *, registry: str | None, prereleases: bool, reporter) -> Lock:
+    proj = client.project()
+    if proj is None:
+        raise NnpmError("no nnpm.toml with a [project] table here or above", hint="run `nnpm init` first")
+    previous = read_lock(proj.lock_file)
+    store = client.store
+    with store.locked():
+        resolution = _resolve(
+            client, proj.requirements, previous, registry or proj.registry, prereleases, reporter
+        )
+        installed = _install_resolution(resolution, store, False, reporter)
+        new = _lock_from(resolution, installed, proj.requirements)
+        write_lock(proj.lock_file, new)
+    return new
+
+
+def uninstall(client, names: Sequence[str], project: Project | None) -> list[InstalledPackage]:
+    parsed = [PackageName.parse(n) for n in names]
+    proj = project
+    store = client.store
+    removed: list[InstalledPackage] = []
+    with store.locked():
+        for name in parsed:
+            gone = store.uninstall(name)
+            in_project = proj is not None and any(r.name == name for r in proj.requirements)
+            if not gone and not in_project:
+                raise PackageNotFoundError(
+                    f"{name} is not installed", hint="`nnpm list` shows what is installed"
+                )
+            removed.extend(gone)
+        if proj is not None:
+            proj = set_requirements(proj, remove=parsed)
+            old = read_lock(proj.lock_file)
+            if old is not None:
+                write_lock(proj.lock_file, old.without(parsed, proj.requirements))
+    return removed

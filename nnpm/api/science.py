@@ -1,0 +1,78 @@
+"""Producing modules: the library side of `nnpm modularize` and `nnpm decompose`.
+
+Both write package directories and touch neither the store nor a registry: publish
+the results with `Client.publish_all`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nnpm.science.cnn.mwt import ModularizeReport
+    from nnpm.science.cnn.train import TrainConfig
+
+
+def modularize(
+    *,
+    out: Path | str,
+    arch: str = "simcnn",
+    width: float = 0.25,
+    dataset: str = "digits",
+    data_dir: Path | str | None = None,
+    config: TrainConfig | None = None,
+    namespace: str = "local",
+    version: str = "1.0.0",
+    val_fraction: float = 0.1,
+    pad: int = 0,
+    resize: int = 0,
+    resume: bool = False,
+    reporter=None,
+) -> ModularizeReport:
+    """Train a standard and a modular CNN (MwT) with one recipe and cut one module package per class.
+
+    Writes OUT/<arch> (the modular model), OUT/<arch>-standard, OUT/<class>-module packages and
+    OUT/results.json. The validation split is carved from the training data (`val_fraction`);
+    the test split is only measured.
+    """
+    from nnpm.datasets.images import load_image_dataset
+    from nnpm.science.cnn.mwt import architecture
+    from nnpm.science.cnn.mwt import modularize as run
+    from nnpm.science.cnn.train import TrainConfig
+
+    config = config or TrainConfig()
+    data = load_image_dataset(dataset, Path(data_dir) if data_dir else None, seed=config.seed,
+                              val_fraction=val_fraction)  # fmt: skip
+    architecture(arch, data, width, gated=True, pad=pad, resize=resize)
+    kwargs = {"reporter": reporter} if reporter is not None else {}
+    return run(data, arch, width, config, Path(out), namespace, version=version, pad=pad, resize=resize,
+               resume=resume, **kwargs)  # fmt: skip
+
+
+def decompose(
+    model_dir: Path | str,
+    *,
+    out: Path | str,
+    mode: str = "refit",
+    cap: float | None = None,
+    positives: int = 500,
+    pool: int = 2000,
+    refit_sequences: int = 1000,
+    classes: list[str] | None = None,
+    seed: int = 0,
+    data_dir: Path | str | None = None,
+    embedding_dir: Path | str | None = None,
+    reporter=None,
+) -> dict[str, Any]:
+    """Cut a trained RNN model package into one module package per class or target language."""
+    from nnpm.science.rnn.cli_support import decompose_command
+    from nnpm.science.rnn.progress import NULL
+
+    return decompose_command(
+        model_dir=Path(model_dir), out=Path(out), mode=mode, cap=cap, positives=positives, pool=pool,
+        classes=",".join(classes) if classes else None, seed=seed,
+        data_dir=Path(data_dir) if data_dir else None,
+        embedding_dir=Path(embedding_dir) if embedding_dir else None,
+        refit_sequences=refit_sequences, reporter=reporter or NULL,
+    )  # fmt: skip
