@@ -7,47 +7,45 @@ Hugging Face model-card metadata, so a package reads well on the Hub too.
 
 from __future__ import annotations
 
-import json
-
 from nnpm.package.manifest import Manifest
 
 
-def _yaml_scalar(value) -> str:
-    return json.dumps(value)  # JSON scalars are valid YAML flow scalars
+def card_data(m: Manifest, base_model_repo: str | None = None):
+    """The Hugging Face model-card metadata of a manifest (huggingface_hub's own types and YAML).
 
+    The card is one of the hashed files, so its bytes must not depend on anything but the
+    manifest: ModelCardData writes its keys in a fixed order and no timestamps."""
+    from huggingface_hub import EvalResult, ModelCardData
 
-def _front_matter(m: Manifest, base_model_repo: str | None) -> list[str]:
     tags = ["nnpm", f"nnpm-{m.kind}"]
     if m.source.method:
         tags.append(m.source.method)
     if m.architecture:
         tags.append(m.architecture.family)
-    lines = ["---", "library_name: nnpm", f"license: {_yaml_scalar(_hub_license(m.license))}", "tags:"]
-    lines += [f"- {_yaml_scalar(t)}" for t in tags]
-    if m.source.dataset:
-        lines += ["datasets:", f"- {_yaml_scalar(m.source.dataset)}"]
-    if base_model_repo:
-        lines.append(f"base_model: {_yaml_scalar(base_model_repo)}")
+    results = None
     if m.metrics.accuracy:
         acc = m.metrics.accuracy
-        lines += [
-            "model-index:",
-            f"- name: {_yaml_scalar(str(m.name))}",
-            "  results:",
-            "  - task:",
-            '      type: "image-classification"'
-            if m.architecture and len(m.architecture.input.shape) == 3
-            else '      type: "text-classification"',
-            "    dataset:",
-            f"      name: {_yaml_scalar(acc.dataset or m.source.dataset or 'unknown')}",
-            f"      type: {_yaml_scalar(acc.dataset or m.source.dataset or 'unknown')}",
-            f"      split: {_yaml_scalar(acc.split)}",
-            "    metrics:",
-            f"    - type: {_yaml_scalar(acc.metric)}",
-            f"      value: {acc.value}",
+        image = m.architecture is not None and len(m.architecture.input.shape) == 3
+        dataset = acc.dataset or m.source.dataset or "unknown"
+        results = [
+            EvalResult(
+                task_type="image-classification" if image else "text-classification",
+                dataset_type=dataset,
+                dataset_name=dataset,
+                dataset_split=acc.split,
+                metric_type=acc.metric,
+                metric_value=acc.value,
+            )
         ]
-    lines.append("---")
-    return lines
+    return ModelCardData(
+        library_name="nnpm",
+        license=_hub_license(m.license),
+        tags=tags,
+        datasets=[m.source.dataset] if m.source.dataset else None,
+        base_model=base_model_repo,
+        model_name=str(m.name),
+        eval_results=results,
+    )
 
 
 def _hub_license(license: str) -> str:
@@ -55,9 +53,9 @@ def _hub_license(license: str) -> str:
 
 
 def render_card(manifest: Manifest, *, base_model_repo: str | None = None) -> str:
-    """Markdown card: front matter, then what the package is, where it came from and how good it is."""
+    """Markdown card: model-card metadata, then what the package is, where it came from and how good it is."""
     m = manifest
-    lines = _front_matter(m, base_model_repo)
+    lines = ["---", card_data(m, base_model_repo).to_yaml(), "---"]
     lines += ["", f"# {m.name} {m.version}", "", m.description or f"An nnpm {m.kind} package.", ""]
     lines += ["| | |", "| --- | --- |", f"| kind | {m.kind} |"]
     if m.source.model:

@@ -14,7 +14,7 @@ def test_pack_lists_every_file_with_its_hash_and_renders_the_card(tmp_path):
     manifest = check_package(directory)
     assert set(manifest.files) == {"README.md", "weights.safetensors"}
     card = (directory / "README.md").read_text()
-    assert card.startswith("---\nlibrary_name: nnpm") and "test/mlp" in card
+    assert card.startswith("---\n") and "library_name: nnpm" in card and "test/mlp" in card
 
 
 def test_a_changed_weights_file_is_an_integrity_error_naming_both_hashes(tmp_path):
@@ -85,3 +85,19 @@ def test_an_unknown_family_is_refused(tmp_path):
     )
     with pytest.raises(Exception, match="unknown architecture family 'transformer'"):
         pack(directory)
+
+
+def test_the_card_is_hugging_face_metadata_and_its_bytes_are_reproducible(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from nnpm.package.card import render_card
+    from nnpm.package.manifest import Manifest
+
+    manifest = Manifest.read(make_package(tmp_path) / "nnpm.toml")
+    text = render_card(manifest, base_model_repo="my-org/test__mlp")
+    assert text == render_card(manifest, base_model_repo="my-org/test__mlp")
+    data = ModelCard(text).data
+    assert (data.library_name, data.base_model, data.model_name) == ("nnpm", "my-org/test__mlp", "test/mlp")
+    assert f"nnpm-{manifest.kind}" in data.tags
+    if manifest.metrics.accuracy:
+        assert data.eval_results[0].metric_value == manifest.metrics.accuracy.value
