@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nnpm.science.cnn.mwt import ModularizeReport
+    from nnpm.science.cnn.report import Report
     from nnpm.science.cnn.train import TrainConfig
 
 
@@ -29,7 +29,7 @@ def modularize(
     resize: int = 0,
     resume: bool = False,
     reporter=None,
-) -> ModularizeReport:
+) -> Report:
     """Train a standard and a modular CNN (MwT) with one recipe and cut one module package per class.
 
     Writes OUT/<arch> (the modular model), OUT/<arch>-standard, OUT/<class>-module packages and

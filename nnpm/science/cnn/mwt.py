@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,13 @@ from nnpm.datasets.splits import LabelledData
 from nnpm.errors import ArchitectureError, InvalidInputError
 from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
-from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total
-from nnpm.package.manifest import Architecture, InputSpec, Manifest
+from nnpm.nn.cnn.spec import FAMILY_NAMES, layout
+from nnpm.package.manifest import Architecture, InputSpec
 from nnpm.science.cnn import evaluate, packaging
 from nnpm.science.cnn.calibrate import fit_score_calibration
 from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
+from nnpm.science.cnn.packaging import write_packages, write_standard_package
+from nnpm.science.cnn.report import Report, evaluate_modules
 from nnpm.science.cnn.train import (
     Reporter,
     TrainConfig,
@@ -170,153 +172,6 @@ def extract_modules(
     return out
 
 
-@dataclass
-class ModuleRow:
-    cls: int
-    class_name: str
-    package: str
-    retained: int
-    total: int
-    krr: float
-    balanced_accuracy: float
-    fidelity: float
-    argmax_fidelity: float
-    max_logprob_gap: float
-    jaccard_cohesion: float
-    temperature: float
-    retained_per_layer: dict[str, int] = field(default_factory=dict)
-    score_bias: float = 0.0
-
-
-@dataclass
-class Report:
-    """Everything a run measured, with the settings beside the figures."""
-
-    dataset: str
-    family: str
-    width: float
-    split_note: str
-    config: dict[str, Any]
-    standard_accuracy: float
-    modular_accuracy: float
-    standard_seconds: float
-    modular_seconds: float
-    extraction_seconds: float
-    train_cohesion: float
-    train_coupling: float
-    mean_krr: float
-    jaccard_coupling: float
-    modules: list[ModuleRow]
-    classes: tuple[str, ...] = ()
-    model_package: str = ""
-    out_dir: str = ""
-    device: str = "cpu"
-
-    @property
-    def loss_points(self) -> float:
-        return 100 * (self.standard_accuracy - self.modular_accuracy)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["loss_points"] = self.loss_points
-        d["mean_fidelity"] = sum(m.fidelity for m in self.modules) / max(1, len(self.modules))
-        d["mean_argmax_fidelity"] = sum(m.argmax_fidelity for m in self.modules) / max(1, len(self.modules))
-        d["time_ratio"] = self.modular_seconds / max(self.standard_seconds, 1e-9)
-        return d
-
-
-def evaluate_modules(
-    modules: list[ExtractedModule], model: CNN, data: LabelledData, seed: int = 0
-) -> list[ModuleRow]:
-    """Test-split figures per module (measured only, never used to choose)."""
-    rows = []
-    for m in modules:
-        fig = evaluate.module_figures(m.network, model, data.test, m.cls)
-        total = sum(layout(m.arch).full_width[n] for n in m.kept)
-        rows.append(
-            ModuleRow(
-                m.cls,
-                m.class_name,
-                "",
-                sum(len(v) for v in m.kept.values()),
-                total,
-                m.krr,
-                fig.balanced_accuracy,
-                fig.fidelity,
-                fig.argmax_fidelity,
-                fig.max_logprob_gap,
-                evaluate.jaccard_cohesion(model, data.train, m.cls, m.kept, seed=seed),
-                m.temperature,
-                {k: len(v) for k, v in m.kept.items()},
-                m.score_bias,
-            )
-        )
-    return rows
-
-
-def write_packages(
-    out: Path,
-    namespace: str,
-    version: str,
-    model: CNN,
-    model_arch: Architecture,
-    modules: list[ExtractedModule],
-    report: Report,
-    provenance: dict[str, Any],
-) -> Manifest:
-    """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module)."""
-    out = Path(out)
-    name = packaging.model_name(namespace, model_arch.family)
-    total = maskable_total(layout(model_arch))
-    extra = {
-        "standard_accuracy": report.standard_accuracy,
-        "modular_accuracy": report.modular_accuracy,
-        "accuracy_loss_points": report.loss_points,
-        "mean_module_krr": report.mean_krr,
-        "train_cohesion": report.train_cohesion,
-        "train_coupling": report.train_coupling,
-        "jaccard_coupling": report.jaccard_coupling,
-    }
-    manifest = packaging.model_manifest(
-        name,
-        version,
-        model_arch,
-        report.dataset,
-        tuple(report.classes),
-        report.modular_accuracy,
-        extra,
-        provenance,
-        total,
-    )
-    manifest = packaging.write(out / model_arch.family, manifest, model.state_dict())
-    report.model_package = manifest.id
-    for m, row in zip(modules, report.modules, strict=True):
-        mname = packaging.module_name(namespace, m.class_name, report.dataset)
-        row.package = f"{mname}=={manifest.version}"
-        mextra = {
-            **extra,
-            "fidelity": row.fidelity,
-            "argmax_fidelity": row.argmax_fidelity,
-            "jaccard_cohesion": row.jaccard_cohesion,
-            "temperature": m.temperature,
-            "score_bias": m.score_bias,
-            "retained_per_layer": row.retained_per_layer,
-        }
-        mm = packaging.module_manifest(
-            mname,
-            manifest,
-            m.arch,
-            m.class_name,
-            row.retained,
-            row.total,
-            row.balanced_accuracy,
-            mextra,
-            provenance,
-        )
-        packaging.write(out / mname.name, mm, m.state)
-    return manifest
-
-
 def modularize(
     data: LabelledData,
     family: str,
@@ -406,16 +261,6 @@ def modularize(
 
     (out / "results.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     return report
-
-
-def write_standard_package(out: Path, namespace: str, version: str, model: CNN, data: LabelledData, family: str,
-                           width: float, pad: int, resize: int, report: Report, provenance: dict[str, Any]) -> Manifest:  # fmt: skip
-    """build/<ns>/<family>-standard: the baseline, published beside the modular model for reference."""
-    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
-    name = packaging.model_name(namespace, f"{family}-standard")
-    manifest = packaging.standard_manifest(name, version, arch, report.dataset, tuple(report.classes),
-                                           report.standard_accuracy, provenance)  # fmt: skip
-    return packaging.write(out / f"{family}-standard", manifest, model.state_dict())
 
 
 def quickstart_digits(

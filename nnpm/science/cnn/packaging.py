@@ -5,16 +5,22 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from nnpm.nn.cnn.model import CNN
+from nnpm.nn.cnn.spec import layout, maskable_total
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
 from nnpm.package.writer import write_package
+
+if TYPE_CHECKING:
+    from nnpm.datasets.splits import LabelledData
+    from nnpm.science.cnn.mwt import ExtractedModule
+    from nnpm.science.cnn.report import Report
 
 LICENSE = "Apache-2.0"
 
@@ -141,6 +147,81 @@ def load_package(directory: Path) -> tuple[Manifest, CNN]:
 
     net = load_directory(Path(directory))
     return net.manifest, net
+
+
+def write_packages(
+    out: Path,
+    namespace: str,
+    version: str,
+    model: CNN,
+    model_arch: Architecture,
+    modules: list[ExtractedModule],
+    report: Report,
+    provenance: dict[str, Any],
+) -> Manifest:
+    """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module)."""
+    out = Path(out)
+    name = model_name(namespace, model_arch.family)
+    total = maskable_total(layout(model_arch))
+    extra = {
+        "standard_accuracy": report.standard_accuracy,
+        "modular_accuracy": report.modular_accuracy,
+        "accuracy_loss_points": report.loss_points,
+        "mean_module_krr": report.mean_krr,
+        "train_cohesion": report.train_cohesion,
+        "train_coupling": report.train_coupling,
+        "jaccard_coupling": report.jaccard_coupling,
+    }
+    manifest = model_manifest(
+        name,
+        version,
+        model_arch,
+        report.dataset,
+        tuple(report.classes),
+        report.modular_accuracy,
+        extra,
+        provenance,
+        total,
+    )
+    manifest = write(out / model_arch.family, manifest, model.state_dict())
+    report.model_package = manifest.id
+    for m, row in zip(modules, report.modules, strict=True):
+        mname = module_name(namespace, m.class_name, report.dataset)
+        row.package = f"{mname}=={manifest.version}"
+        mextra = {
+            **extra,
+            "fidelity": row.fidelity,
+            "argmax_fidelity": row.argmax_fidelity,
+            "jaccard_cohesion": row.jaccard_cohesion,
+            "temperature": m.temperature,
+            "score_bias": m.score_bias,
+            "retained_per_layer": row.retained_per_layer,
+        }
+        mm = module_manifest(
+            mname,
+            manifest,
+            m.arch,
+            m.class_name,
+            row.retained,
+            row.total,
+            row.balanced_accuracy,
+            mextra,
+            provenance,
+        )
+        write(out / mname.name, mm, m.state)
+    return manifest
+
+
+def write_standard_package(out: Path, namespace: str, version: str, model: CNN, data: LabelledData, family: str,
+                           width: float, pad: int, resize: int, report: Report, provenance: dict[str, Any]) -> Manifest:  # fmt: skip
+    """build/<ns>/<family>-standard: the baseline, published beside the modular model for reference."""
+    from nnpm.science.cnn.mwt import architecture
+
+    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
+    name = model_name(namespace, f"{family}-standard")
+    manifest = standard_manifest(name, version, arch, report.dataset, tuple(report.classes),
+                                           report.standard_accuracy, provenance)  # fmt: skip
+    return write(out / f"{family}-standard", manifest, model.state_dict())
 
 
 __all__ = ["Version", "class_slug", "load_package", "model_manifest", "module_manifest", "write"]
