@@ -12,20 +12,19 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from nnpm.datasets.splits import LabelledData
-from nnpm.errors import ArchitectureError, InvalidInputError
+from nnpm.errors import InvalidInputError
 from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
-from nnpm.nn.cnn.spec import FAMILY_NAMES, layout
-from nnpm.package.manifest import Architecture, InputSpec
+from nnpm.nn.cnn.spec import layout
+from nnpm.package.manifest import Architecture
 from nnpm.science.cnn import evaluate, packaging
 from nnpm.science.cnn.calibrate import fit_score_calibration
 from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
-from nnpm.science.cnn.packaging import write_packages, write_standard_package
+from nnpm.science.cnn.packaging import architecture, write_packages, write_standard_package
 from nnpm.science.cnn.report import Report, evaluate_modules
 from nnpm.science.cnn.train import (
     Reporter,
@@ -36,25 +35,6 @@ from nnpm.science.cnn.train import (
     resolve_device,
     train,
 )
-
-
-def architecture(
-    family: str, data: LabelledData, width: float, *, gated: bool, pad: int = 0, resize: int = 0
-) -> Architecture:
-    """The declarative spec of a full model for `data` (input shape, train-split mean/std, classes)."""
-    if family not in FAMILY_NAMES:
-        raise ArchitectureError(
-            f"unknown architecture {family!r} (known: {', '.join(FAMILY_NAMES)})", where="--arch"
-        )
-    if not 0 < width <= 8:
-        raise InvalidInputError(f"width must be in (0, 8], got {width}", where="--width")
-    mean, std = data.channel_stats()
-    params: dict[str, Any] = {"num_classes": len(data.classes), "width": float(width), "gated": gated}
-    if pad:
-        params["pad"] = int(pad)
-    if resize:
-        params["resize"] = int(resize)
-    return Architecture(family, InputSpec(tuple(data.input_shape), tuple(mean), tuple(std)), params)
 
 
 def new_model(arch: Architecture, seed: int) -> CNN:

@@ -11,9 +11,10 @@ import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from nnpm.errors import ArchitectureError, InvalidInputError
 from nnpm.nn.cnn.model import CNN
-from nnpm.nn.cnn.spec import layout, maskable_total
-from nnpm.package.manifest import Accuracy, Architecture, Dependency, Manifest, Metrics, Source
+from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total
+from nnpm.package.manifest import Accuracy, Architecture, Dependency, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
 from nnpm.package.writer import write_package
 
@@ -23,6 +24,25 @@ if TYPE_CHECKING:
     from nnpm.science.cnn.report import Report
 
 LICENSE = "Apache-2.0"
+
+
+def architecture(
+    family: str, data: LabelledData, width: float, *, gated: bool, pad: int = 0, resize: int = 0
+) -> Architecture:
+    """The declarative spec of a full model for `data` (input shape, train-split mean/std, classes)."""
+    if family not in FAMILY_NAMES:
+        raise ArchitectureError(
+            f"unknown architecture {family!r} (known: {', '.join(FAMILY_NAMES)})", where="--arch"
+        )
+    if not 0 < width <= 8:
+        raise InvalidInputError(f"width must be in (0, 8], got {width}", where="--width")
+    mean, std = data.channel_stats()
+    params: dict[str, Any] = {"num_classes": len(data.classes), "width": float(width), "gated": gated}
+    if pad:
+        params["pad"] = int(pad)
+    if resize:
+        params["resize"] = int(resize)
+    return Architecture(family, InputSpec(tuple(data.input_shape), tuple(mean), tuple(std)), params)
 
 
 def class_slug(name: str, dataset: str) -> str:
@@ -215,8 +235,6 @@ def write_packages(
 def write_standard_package(out: Path, namespace: str, version: str, model: CNN, data: LabelledData, family: str,
                            width: float, pad: int, resize: int, report: Report, provenance: dict[str, Any]) -> Manifest:  # fmt: skip
     """build/<ns>/<family>-standard: the baseline, published beside the modular model for reference."""
-    from nnpm.science.cnn.mwt import architecture
-
     arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
     name = model_name(namespace, f"{family}-standard")
     manifest = standard_manifest(name, version, arch, report.dataset, tuple(report.classes),
