@@ -124,7 +124,13 @@ def _install_resolution(
 
 
 def _check_digest_pins(installed: list[InstalledPackage], resolution: Resolution) -> None:
-    """A dependency pinned by sha256 (an RNN module on its embedding) must be exactly that build."""
+    """A dependency pinned by sha256 (an RNN module on its embedding) must be exactly that build.
+
+    The resolver already refuses other builds, from the pins the registries list
+    (`VersionInfo.pins`), before anything is downloaded. This re-check reads the pins from the
+    installed (hash-checked) manifests instead, for registries whose index lacks them: a local
+    index written before pins were recorded lists none, and the manifest is what counts.
+    """
     for pkg in installed:
         for dep in pkg.manifest.dependencies:
             chosen = resolution.candidates.get(dep.name)

@@ -4,20 +4,43 @@ resolvelib knows nothing about nnpm: `RegistryProvider` teaches it what a
 requirement and a candidate are, by asking the configured registries. Registries are
 asked in order (the primary first) and lazily, so a dependency that the primary
 registry holds never touches another one, and one it lacks may come from another
-("dependencies may cross registries"). A conflict is explained from resolvelib's
-structured causes, naming who asked for what.
+("dependencies may cross registries"). A dependency pinned to a digest (a [dependencies]
+entry's `sha256`, carried in `VersionInfo.pins`) only matches that exact build, which any
+registry may supply, so another build of it is rejected while resolving, before anything is
+downloaded. A conflict is explained from resolvelib's structured causes, naming who asked
+for what.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 
 from packaging.version import Version
 
 from nnpm.errors import PackageNotFoundError, ResolutionError
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry.base import Registry, VersionInfo
+
+
+@dataclass(frozen=True)
+class PinnedRequirement(Requirement):
+    """A requirement as the resolver sees it: optionally pinned to one build's manifest digest."""
+
+    sha256: str | None = None
+
+    def matches(self, candidate: Candidate) -> bool:
+        """The candidate's version fits the specifier and, when pinned, it is exactly that build."""
+        return self.allows(candidate.version, prereleases=True) and self.sha256 in (None, candidate.sha256)
+
+    def __str__(self) -> str:
+        pin = f" with sha256 {_short(self.sha256)}" if self.sha256 else ""
+        return f"{super().__str__()}{pin}"
+
+
+def _short(digest: str) -> str:
+    return f"{digest[:12]}..."
 
 
 @dataclass(frozen=True)
@@ -35,11 +58,17 @@ class Candidate:
     def version(self) -> Version:
         return self.info.version
 
-    def dependencies(self) -> list[Requirement]:
+    @property
+    def sha256(self) -> str:
+        return self.info.sha256
+
+    def dependencies(self) -> list[PinnedRequirement]:
         where = f"{self.name}=={self.version}: dependencies"
-        return [
-            Requirement.of(name, spec, where=where) for name, spec in sorted(self.info.dependencies.items())
-        ]
+        found = []
+        for name, spec in sorted(self.info.dependencies.items()):
+            req = Requirement.of(name, spec, where=where)
+            found.append(PinnedRequirement(req.name, req.specifier, self.info.pins.get(name)))
+        return found
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -53,19 +82,33 @@ class Resolution:
     edges: Mapping[PackageName, tuple[PackageName, ...]]
 
     def in_order(self) -> list[Candidate]:
-        """Dependencies before dependents, so that installs never leave a package without its needs."""
-        seen: dict[PackageName, None] = {}
+        """Dependencies before dependents, so that installs never leave a package without its needs.
 
-        def visit(name: PackageName) -> None:
-            if name in seen:
-                return
-            for dep in self.edges.get(name, ()):
-                visit(dep)
-            seen[name] = None
+        The order is deterministic (names sorted within each round of ready packages); a
+        dependency cycle, which no install order can satisfy, raises ResolutionError naming it.
+        """
+        graph = TopologicalSorter({name: self.edges.get(name, ()) for name in sorted(self.candidates)})
+        try:
+            graph.prepare()
+        except CycleError as exc:
+            raise ResolutionError(
+                f"dependency cycle: {self._describe_cycle(exc.args[1])}",
+                hint="a package cannot depend on itself, directly or through others: "
+                "publish a version of one of them without that dependency",
+            ) from None
+        order: list[PackageName] = []
+        while graph.is_active():
+            ready = sorted(graph.get_ready())
+            order.extend(ready)
+            graph.done(*ready)
+        return [self.candidates[n] for n in order]
 
-        for name in sorted(self.candidates):
-            visit(name)
-        return [self.candidates[n] for n in seen]
+    def _describe_cycle(self, cycle: Sequence[PackageName]) -> str:
+        """`a/x==1.0.0 -> a/y==1.0.0 -> a/x==1.0.0`, each arrow reading "depends on", smallest name first."""
+        names = list(reversed(cycle[1:]))  # graphlib lists each node before the ones that need it
+        start = names.index(min(names))
+        names = names[start:] + names[:start]
+        return " -> ".join(f"{n}=={self.candidates[n].version}" for n in [*names, names[0]])
 
 
 class ResolveReporter:
@@ -89,7 +132,7 @@ class RegistryProvider:
         self.prereleases = prereleases
         self.preferred = dict(preferred or {})
         self.reporter = reporter or ResolveReporter()
-        self._cache: dict[PackageName, list[Candidate]] = {}
+        self._cache: dict[tuple[PackageName, int], list[Candidate]] = {}
 
     # -- what resolvelib calls ------------------------------------------------------------------
 
@@ -108,43 +151,60 @@ class RegistryProvider:
     def find_matches(
         self,
         identifier: PackageName,
-        requirements: Mapping[PackageName, Iterator[Requirement]],
+        requirements: Mapping[PackageName, Iterator[PinnedRequirement]],
         incompatibilities: Mapping[PackageName, Iterator[Candidate]],
     ) -> list[Candidate]:
+        """The first registry holding `identifier` supplies its versions; when a requirement pins a
+        digest that registry lacks, the later registries are asked for exactly that build."""
         reqs = list(requirements[identifier])
-        bad = {c.version for c in incompatibilities[identifier]}
+        bad = {(c.version, c.sha256) for c in incompatibilities[identifier]}
         pre = self.prereleases or any(r.specifier.prereleases for r in reqs)
-        matches = [
-            c
-            for c in self.candidates(identifier)
-            if c.version not in bad
-            and not c.info.yanked
-            and all(r.allows(c.version, prereleases=pre) for r in reqs)
-        ]
-        if not pre:
-            matches = [c for c in matches if not c.version.is_prerelease]
+        pinned = any(r.sha256 for r in reqs)
+        matches: list[Candidate] = []
+        for published in self._by_registry(identifier):
+            matches = [
+                c
+                for c in published
+                if (c.version, c.sha256) not in bad
+                and not c.info.yanked
+                and all(r.allows(c.version, prereleases=pre) and r.matches(c) for r in reqs)
+                and (pre or not c.version.is_prerelease)
+            ]
+            if matches or not pinned:
+                break
         preferred = self.preferred.get(identifier)
         return sorted(matches, key=lambda c: (c.version == preferred, c.version), reverse=True)
 
-    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
-        return requirement.allows(candidate.version, prereleases=True)
+    def is_satisfied_by(self, requirement: PinnedRequirement, candidate: Candidate) -> bool:
+        return requirement.matches(candidate)
 
-    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+    def get_dependencies(self, candidate: Candidate) -> list[PinnedRequirement]:
         return candidate.dependencies()
 
     # -- registry access --------------------------------------------------------------------------
 
+    def _published(self, name: PackageName, index: int) -> list[Candidate]:
+        """Every version of `name` in the index-th registry, asking it once and only when needed."""
+        key = (name, index)
+        if key not in self._cache:
+            registry = self.registries[index]
+            self.reporter.looking_up(name, registry)
+            self._cache[key] = [Candidate(info, registry) for info in registry.versions(name)]
+        return self._cache[key]
+
+    def _by_registry(self, name: PackageName) -> Iterator[list[Candidate]]:
+        """Each registry's versions of `name`, in order, skipping registries that have none."""
+        for index in range(len(self.registries)):
+            if published := self._published(name, index):
+                yield published
+
     def candidates(self, name: PackageName) -> list[Candidate]:
         """Every version of `name` from the first registry that has any."""
-        if name not in self._cache:
-            self._cache[name] = []
-            for registry in self.registries:
-                self.reporter.looking_up(name, registry)
-                versions = registry.versions(name)
-                if versions:
-                    self._cache[name] = [Candidate(info, registry) for info in versions]
-                    break
-        return self._cache[name]
+        return next(self._by_registry(name), [])
+
+    def seen(self, name: PackageName) -> list[Candidate]:
+        """Every candidate for `name` looked at so far, from every registry asked."""
+        return [c for (n, _), found in self._cache.items() if n == name for c in found]
 
 
 def resolve(
@@ -155,10 +215,13 @@ def resolve(
     preferred: Mapping[PackageName, Version] | None = None,
     reporter: ResolveReporter | None = None,
 ) -> Resolution:
-    """Pick one version of every package needed, or raise ResolutionError saying why not."""
+    """Pick one version of every package needed, or raise ResolutionError saying why not.
+
+    A dependency cycle among the picked versions is refused here too, before anything is installed.
+    """
     import resolvelib
 
-    requirements = list(requirements)
+    requirements = [PinnedRequirement(r.name, r.specifier, getattr(r, "sha256", None)) for r in requirements]
     provider = RegistryProvider(registries, prereleases=prereleases, preferred=preferred, reporter=reporter)
     for req in requirements:
         if not provider.candidates(req.name):
@@ -169,25 +232,49 @@ def resolve(
             requirements, max_rounds=2000
         )
     except resolvelib.ResolutionImpossible as exc:
-        raise ResolutionError(explain_conflict(exc.causes, provider)) from None
+        pinned = any(getattr(c.requirement, "sha256", None) for c in exc.causes)
+        hint = (
+            "a pinned dependency must be exactly the build it was made with: add the registry that "
+            "holds that build (`nnpm registry add`), or pick a version of its dependent made with a published one"
+            if pinned
+            else None
+        )
+        raise ResolutionError(explain_conflict(exc.causes, provider), hint=hint) from None
     except resolvelib.ResolutionTooDeep:
         raise ResolutionError("resolution gave up after 2000 rounds of backtracking") from None
     edges = {
         name: tuple(sorted(child for child in result.graph.iter_children(name) if child is not None))
         for name in result.mapping
     }
-    return Resolution(dict(result.mapping), edges)
+    resolution = Resolution(dict(result.mapping), edges)
+    resolution.in_order()  # raises on a cycle
+    return resolution
 
 
 def explain_conflict(causes, provider: RegistryProvider) -> str:
-    """`cannot resolve X: A 1.0 needs X==1.0; B 2.0 needs X>=2` (or `you asked for ...`)."""
+    """`cannot resolve X: A 1.0 needs X==1.0; B 2.0 needs X>=2` (or `you asked for ...`).
+
+    When a requirement pins a digest, the published builds are listed with their digests and
+    registries, so that the pin can be compared with what the registries hold.
+    """
     by_name: dict[PackageName, list[str]] = {}
+    pinned: set[PackageName] = set()
     for cause in causes:
         req, parent = cause.requirement, cause.parent
         who = f"{parent.name} {parent.version} needs" if parent is not None else "you asked for"
         by_name.setdefault(req.name, []).append(f"{who} {req}")
+        if getattr(req, "sha256", None):
+            pinned.add(req.name)
     parts = []
     for name, asks in by_name.items():
-        available = ", ".join(str(c.version) for c in provider.candidates(name)) or "none"
-        parts.append(f"cannot resolve {name}: {'; '.join(dict.fromkeys(asks))} (published: {available})")
+        if name in pinned:
+            found = provider.seen(name)
+            available = ", ".join(
+                f"{c.version} sha256 {_short(c.sha256)} in {c.registry.name}" for c in found
+            )
+        else:
+            available = ", ".join(str(c.version) for c in provider.candidates(name))
+        parts.append(
+            f"cannot resolve {name}: {'; '.join(dict.fromkeys(asks))} (published: {available or 'none'})"
+        )
     return "; ".join(parts)
