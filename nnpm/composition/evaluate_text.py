@@ -33,13 +33,12 @@ def is_sequence_package(manifest: Manifest) -> bool:
 
 def load_text_for(net, dataset: str | None = None, data_dir: Path | None = None) -> TextData:
     """The dataset a sequence package was made on, split and encoded as at training time."""
-    from nnpm.datasets.text_loaders import load_text
+    from nnpm.datasets.text_loaders import load_recorded
     from nnpm.datasets.vocab import Vocab
 
     recorded = _recording_manifest(net)
-    options = dict(recorded.provenance.get("data", {}))
-    name = options.pop("dataset", None)
-    stored_dir = options.pop("data_dir", None)
+    options = recorded.provenance.get("data", {})
+    name = options.get("dataset")
     if name is None:
         raise DataError(
             f"{net.manifest.name} records no dataset in its provenance",
@@ -51,12 +50,9 @@ def load_text_for(net, dataset: str | None = None, data_dir: Path | None = None)
             where="--dataset",
             hint=f"drop --dataset or pass --dataset {name}",
         )
-    if "languages" in options:
-        options["languages"] = tuple(options["languages"])
-    if getattr(net, "mode", None) == "routed":  # a language may come from another model: ask for all served
-        options["languages"] = tuple(net.classes)
+    routed = getattr(net, "mode", None) == "routed"  # a language may come from another model: ask for all
     vocab = Vocab(tuple(_first_network(net).embedding.tokens))
-    return load_text(name, data_dir or stored_dir, vocab=vocab, **options)
+    return load_recorded(options, vocab, data_dir=data_dir, languages=tuple(net.classes) if routed else None)
 
 
 def evaluate_text(net, data: TextData, split: str = "test") -> EvalResult:

@@ -26,3 +26,25 @@ def load_text(name: str, data_dir=None, *, vocab=None, **options) -> TextData:
 
         return num2words_data.load(vocab=vocab, **options)
     raise DataError(f"unknown text dataset {name!r} (known: {', '.join(TEXT_DATASETS)})")
+
+
+def load_recorded(data: dict, vocab, *, data_dir=None, languages=None) -> TextData:
+    """The dataset a package's provenance records (`[provenance.data]`: name and loader options),
+    split and encoded exactly as at training time, with the embedding package's vocabulary.
+
+    `data_dir` overrides the recorded folder; `languages` the recorded target languages."""
+    from nnpm.errors import DataError
+
+    options = dict(data)
+    name = options.pop("dataset", None)
+    if name is None:
+        raise DataError(
+            "the package records no dataset in its provenance",
+            hint="only packages made by nnpm train / decompose / compose can be re-measured",
+        )
+    stored_dir = options.pop("data_dir", None)
+    if languages is not None:
+        options["languages"] = tuple(languages)
+    elif "languages" in options:
+        options["languages"] = tuple(options["languages"])
+    return load_text(name, data_dir or stored_dir, vocab=vocab, **options)

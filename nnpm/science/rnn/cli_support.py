@@ -18,40 +18,25 @@ TASK_OF = {
 
 
 def find_embedding(spec: str, roots: list[Path]) -> Path:
-    """The directory of embedding package NAME==VERSION among `roots` (each root or its child named NAME)."""
+    """The directory of embedding package NAME==VERSION among `roots` (each root or its child named NAME),
+    else in the store: the loader's own sources, so a fresh build and an installed package look alike."""
+    from nnpm.nn.loader import DirectorySource, Sources, StoreSource
+    from nnpm.package.naming import Requirement
+    from nnpm.store.store import Store
+
     name, sep, version = spec.partition("==")
     if not sep or "/" not in name:
         raise InvalidInputError(
             f"--embedding {spec!r} is not NAME==VERSION", hint="e.g. --embedding brown/embedding==1.0.0"
         )
-    for root in roots:
-        for candidate in (Path(root) / name.split("/")[1], Path(root)):
-            path = candidate / MANIFEST_NAME
-            if path.is_file():
-                m = Manifest.read(path)
-                if str(m.name) == name and str(m.version) == version:
-                    if m.kind != "embedding":
-                        raise InvalidInputError(
-                            f"{m.id} is a {m.kind}, not an embedding package", where=str(candidate)
-                        )
-                    return candidate
-    installed = _installed(spec)
-    if installed is not None:
-        return installed
-    raise DataError(f"embedding package {spec} not found in {', '.join(str(r) for r in roots)} nor installed",
-                    hint=f"`nnpm install {spec}`, or pass --embedding-dir with its directory")  # fmt: skip
-
-
-def _installed(spec: str) -> Path | None:
-    """The store's copy of an installed package (files re-hashed by whoever loads it)."""
-    from nnpm.errors import NotInstalledError
-    from nnpm.package.naming import Requirement
-    from nnpm.store.store import Store
-
-    try:
-        return Store().find(Requirement.parse(spec)).path
-    except NotInstalledError:
-        return None
+    ref = Sources(DirectorySource(roots), StoreSource(Store())).find(Requirement.parse(spec))
+    if ref is None:
+        raise DataError(f"embedding package {spec} not found in {', '.join(str(r) for r in roots)} nor installed",
+                        hint=f"`nnpm install {spec}`, or pass --embedding-dir with its directory")  # fmt: skip
+    kind = Manifest.read(ref.path / MANIFEST_NAME).kind
+    if kind != "embedding":
+        raise InvalidInputError(f"{spec} is a {kind}, not an embedding package", where=str(ref.path))
+    return ref.path
 
 
 def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,

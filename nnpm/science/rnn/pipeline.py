@@ -164,13 +164,10 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
 
 def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> TextData:
     """The model's dataset, split as at training time, encoded with its embedding package's vocabulary."""
-    from nnpm.datasets.text_loaders import load_text
+    from nnpm.datasets.text_loaders import load_recorded
     from nnpm.datasets.vocab import Vocab
 
-    opts = dict(model.provenance.get("data", {}))
-    name = opts.pop("dataset")
-    stored_dir = opts.pop("data_dir", None)
-    return load_text(name, data_dir or stored_dir, vocab=Vocab(tuple(emb_net.tokens)), **opts)
+    return load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)), data_dir=data_dir)
 
 
 def timed(fn, *args, **kwargs):

@@ -252,11 +252,8 @@ def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, da
 
 
 def load_data_for(model: Manifest, emb_net) -> TextData:
-    from nnpm.datasets.text_loaders import load_text
+    """The translator's parallel data, split as at training time, with its embedding's vocabulary."""
+    from nnpm.datasets.text_loaders import load_recorded
     from nnpm.datasets.vocab import Vocab
 
-    opts = dict(model.provenance.get("data", {}))
-    opts.pop("dataset")
-    if "languages" in opts:
-        opts["languages"] = tuple(opts["languages"])
-    return load_text("num2words", vocab=Vocab(tuple(emb_net.tokens)), **opts)
+    return load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)))
