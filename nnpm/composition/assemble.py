@@ -146,7 +146,7 @@ def check_compatible(parts: Sequence[Part]) -> None:
 
 def _embedding(part: Part) -> tuple[str | None, str | None]:
     vocab = part.manifest.architecture.vocabulary
-    pin = next((d.sha256 for d in part.manifest.dependencies if str(d.name) == vocab), None)
+    pin = part.manifest.embedding.sha256 if part.manifest.embedding else None
     return vocab, pin
 
 
@@ -207,8 +207,7 @@ def composite_manifest(
 
 def _embedding_pin(manifest: Manifest) -> tuple[Dependency, ...]:
     """Sequence composites read tokens too, so they pin the embedding package their modules share."""
-    vocab = manifest.architecture.vocabulary
-    return tuple(d for d in manifest.dependencies if str(d.name) == vocab) if vocab else ()
+    return (manifest.embedding,) if manifest.embedding else ()
 
 
 def write_composite(directory: Path, manifest: Manifest, composite: Composite) -> Manifest:

@@ -127,7 +127,7 @@ class Loader:
                 f"{manifest.id} has no [architecture] to build", where=str(directory / MANIFEST_NAME)
             )
         vocabulary = manifest.architecture.vocabulary
-        if vocabulary and vocabulary not in {str(d.name) for d in manifest.dependencies}:
+        if vocabulary and manifest.embedding is None:
             raise ArchitectureError(
                 f"architecture.vocabulary names {vocabulary}, which is not among [dependencies]",
                 where=str(directory / MANIFEST_NAME),

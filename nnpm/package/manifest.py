@@ -120,6 +120,15 @@ class Manifest:
         """`namespace/name==version`, the way people write one exact package."""
         return f"{self.name}=={self.version}"
 
+    def dependency(self, name: str | PackageName | None) -> Dependency | None:
+        """The [dependencies] entry for `name` (e.g. architecture.vocabulary, the embedding), if any."""
+        return next((d for d in self.dependencies if str(d.name) == str(name)), None) if name else None
+
+    @property
+    def embedding(self) -> Dependency | None:
+        """The dependency the network reads tokens with (sequence packages), pinned by sha256."""
+        return self.dependency(self.architecture.vocabulary) if self.architecture else None
+
     def with_files(self, files: Mapping[str, FileEntry]) -> Manifest:
         return replace(self, files=dict(sorted(files.items())))
 

@@ -99,10 +99,8 @@ def write_network(directory: Path, manifest: Manifest, net) -> Manifest:
 
 def embedding_dependency(manifest: Manifest) -> Dependency:
     """The dependency on architecture.vocabulary (the embedding package)."""
-    vocab = manifest.architecture.vocabulary if manifest.architecture else None
-    for dep in manifest.dependencies:
-        if str(dep.name) == vocab:
-            return dep
+    if manifest.embedding is not None:
+        return manifest.embedding
     raise CompositionError(f"{manifest.id} names no embedding dependency", where=str(manifest.name))
 
 
