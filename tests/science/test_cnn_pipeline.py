@@ -177,3 +177,14 @@ def test_a_standard_checkpoint_serves_any_gate_settings(digits, tmp_path: Path) 
     other = replace(cfg, alpha=0.1, beta=4.0, generator_lr_scale=10.0)
     again = train_standard(digits, "simcnn", 0.0625, other, checkpoint_dir=tmp_path, resume=True)
     assert again.history == first.history  # restored from the checkpoint, not retrained
+
+
+def test_a_build_folder_with_checkpoints_is_not_restarted_without_resume(run, digits) -> None:
+    from nnpm.errors import UsageError
+
+    _, out = run
+    before = {p.name: p.stat().st_mtime_ns for p in (out / ".checkpoints").iterdir()}
+    with pytest.raises(UsageError, match="checkpoints of an earlier run") as refused:
+        modularize(digits, "simcnn", 0.0625, CFG, out, "digits")
+    assert refused.value.exit_code == 2 and "--resume" in refused.value.hint
+    assert {p.name: p.stat().st_mtime_ns for p in (out / ".checkpoints").iterdir()} == before

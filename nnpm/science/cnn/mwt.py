@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from nnpm.datasets.splits import LabelledData
-from nnpm.errors import InvalidInputError
+from nnpm.errors import InvalidInputError, UsageError
 from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
 from nnpm.nn.cnn.spec import layout
@@ -152,6 +152,16 @@ def extract_modules(
     return out
 
 
+def refuse_to_overwrite(checkpoints: Path, resume: bool) -> None:
+    """A build folder holding checkpoints is a run someone may want to continue: never start over in it."""
+    if not resume and any(checkpoints.glob("checkpoint-*")):
+        raise UsageError(
+            "this build folder holds the checkpoints of an earlier run",
+            where=str(checkpoints.parent),
+            hint="add --resume to continue it (or to re-extract with a new --tau), or choose another --out",
+        )
+
+
 def modularize(
     data: LabelledData,
     family: str,
@@ -174,6 +184,7 @@ def modularize(
     architecture(family, data, width, gated=True, pad=pad, resize=resize)  # fail fast on bad args
     packaging.model_name(namespace, family)
     out = Path(out)
+    refuse_to_overwrite(out / ".checkpoints", resume)
     options = dict(
         pad=pad, resize=resize, checkpoint_dir=out / ".checkpoints", resume=resume, reporter=reporter
     )
