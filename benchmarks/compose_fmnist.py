@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(os.cpu_count() or 1)
 
     from nnpm import api
-    from nnpm.composition.assemble import compose
+    from nnpm.api import compose
     from nnpm.datasets.images import load_image_dataset
 
     standard_name, modules, modular_name = publish_and_install(args.build)
