@@ -1,14 +1,20 @@
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from nnpm import api
-from nnpm.api.quickstart import next_free_version, run_quickstart
+from nnpm.api.quickstart import NEXT_COMMANDS, run_quickstart
+from nnpm.errors import NnpmError
 from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, parse_toml
 from nnpm.package.pack import check_package
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "packages"
+NNPM = str(Path(sys.executable).with_name("nnpm"))  # the console script of the environment under test
 
 
 @pytest.mark.parametrize(
@@ -39,25 +45,51 @@ def test_the_example_lock_and_project_files_validate(tmp_path, workdir):
     )  # read_lock validates against the schema
 
 
-def test_quickstart_modularizes_publishes_installs_composes_and_evaluates(tmp_path):
-    result = run_quickstart(tmp_path)
-    assert result.model == "quickstart/simcnn==1.0.0"
-    assert [m.package for m in result.modules] == [
+def _nnpm(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([NNPM, *args], cwd=cwd, env=os.environ.copy(), capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_quickstart_builds_under_nnpm_home_and_a_rerun_reuses_what_it_published(nnpm_home, workdir):
+    first = run_quickstart()
+    assert first.model == "quickstart/simcnn==1.0.0"
+    assert [m.package for m in first.modules] == [
         "quickstart/digit-3-module==1.0.0",
         "quickstart/digit-8-module==1.0.0",
     ]
-    assert all(m.balanced_accuracy > 0.8 and 0 < m.kernel_retention <= 1 for m in result.modules)
-    assert result.composite == "quickstart/three-eight==1.0.0" and result.composite_mode == "fused"
-    assert result.composite_accuracy > 0.8
+    assert all(m.balanced_accuracy > 0.8 and 0 < m.kernel_retention <= 1 for m in first.modules)
+    assert first.composite == "quickstart/three-eight==1.0.0" and first.composite_mode == "fused"
+    assert first.composite_accuracy > 0.8
     installed = {f"{p.name}=={p.version}" for p in api.list_installed()}
-    assert {result.model, result.composite, *(m.package for m in result.modules)} <= installed
+    assert {first.model, first.composite, *(m.package for m in first.modules)} <= installed
     assert api.verify() == []
+    # the model, its ten modules and the composite; built under NNPM_HOME, nothing in the current folder
+    assert first.trained and len(first.published) == 12
+    assert Path(first.workdir) == nnpm_home / "quickstart" and (nnpm_home / "quickstart" / "build").is_dir()
+    assert list(workdir.iterdir()) == []
+
+    index = (nnpm_home / "registry" / "index.json").read_bytes()
+    run = _nnpm("quickstart", "--json", cwd=workdir)
+    assert run.returncode == 0, run.stderr
+    second = json.loads(run.stdout)
+    assert second["trained"] is False and second["published"] == []
+    assert (nnpm_home / "registry" / "index.json").read_bytes() == index  # not a byte more published
+    assert second["seconds"] < first.seconds / 2, (second["seconds"], first.seconds)
+    assert [m["balanced_accuracy"] for m in second["modules"]] == [m.balanced_accuracy for m in first.modules]
+    assert second["composite_accuracy"] == first.composite_accuracy
+    assert list(workdir.iterdir()) == []
+
+    # the "what next" lines it prints work as written
+    assert second["next_commands"] == list(NEXT_COMMANDS)
+    for command in NEXT_COMMANDS:
+        run = _nnpm(*command.split()[1:], cwd=workdir)
+        assert run.returncode == 0, (command, run.stdout, run.stderr)
 
 
-def test_a_quickstart_rerun_publishes_the_next_version(tmp_path):
+def test_the_quickstart_refuses_a_registry_holding_part_of_its_packages(nnpm_home, tmp_path):
     from tests.factories import publish
 
-    assert next_free_version("quickstart/simcnn", None) == "1.0.0"
-    publish(tmp_path, "quickstart/simcnn", "1.0.0")
-    publish(tmp_path, "quickstart/simcnn", "1.0.3")
-    assert next_free_version("quickstart/simcnn", None) == "1.0.4"
+    publish(tmp_path, "quickstart/simcnn", "1.0.0")  # someone else's package under the quickstart's name
+    with pytest.raises(NnpmError, match="holds part of the quickstart's packages"):
+        run_quickstart()
+    assert not (nnpm_home / "quickstart").exists()  # refused before training anything

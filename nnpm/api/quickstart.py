@@ -6,6 +6,14 @@ model and its modules to the embedded local registry, install two modules, load 
 (hash checks included) and measure them, then compose the two into a classifier
 without any training, publish it and measure it. Each step is the library call a
 user would make.
+
+A rerun reuses what the first run published: the quickstart always publishes version
+1.0.0, and a registry that already holds a package at that version is used as it is
+(installed, loaded, measured), never retrained or republished. Retraining would not
+give the same package: the weights repeat bit for bit on one machine, but the manifest
+records the training time, so a new build is a different package under the same name
+and version, which a registry refuses. Everything is built under $NNPM_HOME/quickstart
+(or `workdir`), and the result says where each thing went.
 """
 
 from __future__ import annotations
@@ -14,15 +22,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.version import Version
-
+from nnpm.errors import NnpmError
 from nnpm.package.naming import PackageName
+
+if TYPE_CHECKING:
+    from nnpm.api.client import Client
 
 Say = Callable[[str], None]
 NAMESPACE = "quickstart"
+VERSION = "1.0.0"
 EPOCHS = 12
+CLASSES = tuple(str(d) for d in range(10))  # the bundled digits
 PAIR = ("3", "8")  # two digits that are easy to confuse: a fair test of a two-module composite
+MODEL = f"{NAMESPACE}/simcnn"
+COMPOSITE = f"{NAMESPACE}/three-eight"
+#: What to try next; each works as written once the quickstart has run (tests run them).
+NEXT_COMMANDS = (
+    f"nnpm search {NAMESPACE}",
+    f"nnpm install {NAMESPACE}/digit-5-module",
+    f"nnpm compose {NAMESPACE}/digit-3-module {NAMESPACE}/digit-5-module --name mine/three-five "
+    "--out three-five --dataset digits",
+)
+
+
+def module_name(digit: str) -> str:
+    return f"{NAMESPACE}/digit-{digit}-module"
 
 
 @dataclass(frozen=True)
@@ -43,78 +69,118 @@ class QuickstartResult:
     composite_mode: str
     composite_accuracy: float
     seconds: float
-
-
-def next_free_version(name: str, registry: str | None) -> str:
-    """Published versions are immutable and a retrained model differs (its timings do), so
-    every run publishes the next patch version: 1.0.0, then 1.0.1, ..."""
-    from nnpm.registry.config import open_registry
-
-    published = [v.version for v in open_registry(registry).versions(PackageName.parse(name))]
-    if not published:
-        return "1.0.0"
-    major, minor, patch = (max(published).release + (0, 0))[:3]
-    return str(Version(f"{major}.{minor}.{patch + 1}"))
+    trained: bool  #: False when the model came from the registry (a rerun)
+    published: tuple[str, ...]  #: what this run added to the registry (empty on a rerun)
+    workdir: str  #: the build folder (model, modules, composite)
+    registry_location: str
+    store: str
+    next_commands: tuple[str, ...] = NEXT_COMMANDS
 
 
 def run_quickstart(
-    workdir: Path, *, registry: str | None = None, say: Say = lambda _: None
+    workdir: Path | str | None = None,
+    *,
+    registry: str | None = None,
+    say: Say = lambda _: None,
+    client: Client | None = None,
 ) -> QuickstartResult:
-    """Modularize -> publish -> install -> load -> evaluate -> compose -> evaluate."""
+    """Modularize -> publish -> install -> load -> evaluate -> compose -> publish -> evaluate.
+
+    workdir: where the packages are built (default $NNPM_HOME/quickstart). Packages the
+    registry already holds at the quickstart's version are reused, not rebuilt."""
     from nnpm import api
+
+    start = time.perf_counter()
+    client = client or api.default_client
+    workdir = Path(workdir) if workdir is not None else client.settings.home / "quickstart"
+    reg = client.registry(registry)
+    published: list[str] = []
+    names = [MODEL, *(module_name(c) for c in CLASSES)]
+    missing = [n for n in names if not _is_published(reg, n)]
+    trained = False
+    if missing:
+        build = workdir / "build"
+        if not _complete_build(build) and len(missing) < len(names):
+            raise NnpmError(
+                f"registry {reg.name} holds part of the quickstart's packages at {VERSION} "
+                f"({', '.join(missing)} missing) and {build} has no complete build to publish",
+                hint="run the quickstart with a fresh NNPM_HOME, or with --registry another registry",
+            )
+        if not _complete_build(build):
+            _train(build, say)
+            trained = True
+        else:
+            say(f"publishing the earlier build in {build} (not retraining)")
+        directories = [build / "simcnn", *(build / f"digit-{c}-module" for c in CLASSES)]
+        results = client.publish_all(directories, registry=registry)
+        published += [r.manifest.id for r in results if r.created]
+        say(f"published {MODEL}=={VERSION} and {len(CLASSES)} modules to {reg.describe()}")
+    else:
+        say(f"{MODEL}=={VERSION} and its modules are already in {reg.describe()}: reusing them (no training)")
+    specs = [f"{module_name(c)}=={VERSION}" for c in PAIR]
+    client.install([f"{MODEL}=={VERSION}", *specs], registry=registry, project=False)
+    model = client.load(f"{MODEL}=={VERSION}", project=False)
+    extra = model.manifest.metrics.extra
+    say(f"{MODEL}: standard accuracy {extra['standard_accuracy']:.4f}, modular "
+        f"{extra['modular_accuracy']:.4f}, mean module kernel retention {extra['mean_module_krr']:.1%}")  # fmt: skip
+    modules = tuple(_measure_module(client, spec, say) for spec in specs)
+    composite_spec = f"{COMPOSITE}=={VERSION}"
+    if _is_published(reg, COMPOSITE):
+        say(f"{composite_spec} is already in {reg.describe()}: reusing it")
+    else:
+        client.compose_package(specs, name=COMPOSITE, out=workdir / "three-eight", version=VERSION,
+                               dataset="digits")  # fmt: skip
+        if client.publish(workdir / "three-eight", registry=registry).created:
+            published.append(composite_spec)
+    client.install([composite_spec], registry=registry, project=False)
+    loaded = client.load(composite_spec, project=False)
+    measured = client.evaluate(composite_spec, project=False)
+    say(f"composed {composite_spec} from the two modules ({loaded.mode} forward, no training): "
+        f"accuracy {measured.value:.4f} on the test images of {' and '.join(PAIR)}")  # fmt: skip
+    return QuickstartResult(
+        registry=reg.name,
+        model=f"{MODEL}=={VERSION}",
+        standard_accuracy=float(extra["standard_accuracy"]),
+        modular_accuracy=float(extra["modular_accuracy"]),
+        modules=modules,
+        composite=composite_spec,
+        composite_mode=loaded.mode,
+        composite_accuracy=measured.value,
+        seconds=time.perf_counter() - start,
+        trained=trained,
+        published=tuple(published),
+        workdir=str(workdir),
+        registry_location=reg.describe(),
+        store=str(client.store.root),
+    )
+
+
+def _is_published(reg, name: str) -> bool:
+    return any(str(v.version) == VERSION for v in reg.versions(PackageName.parse(name)))
+
+
+def _complete_build(build: Path) -> bool:
+    """A finished modularize run: results.json is written after every package."""
+    return (build / "results.json").is_file() and all(
+        (build / d / "nnpm.toml").is_file() for d in ["simcnn", *(f"digit-{c}-module" for c in CLASSES)]
+    )
+
+
+def _train(build: Path, say: Say) -> None:
     from nnpm.datasets.images import load_image_dataset
     from nnpm.science.cnn.mwt import modularize
     from nnpm.science.cnn.train import TrainConfig
 
-    start = time.perf_counter()
-    workdir = Path(workdir)
-    version = next_free_version(f"{NAMESPACE}/simcnn", registry)
     data = load_image_dataset("digits", seed=0)
     cfg = TrainConfig(epochs=EPOCHS, batch_size=64, lr=0.05, seed=0)
-    say(
-        f"modularizing a SimCNN (width 1/8) on the bundled digits: {cfg.epochs} epochs, seed {cfg.seed}, {data.split_note}"
-    )
-    report = modularize(data, "simcnn", 0.125, cfg, workdir / "build", NAMESPACE, version=version)
-    say(f"standard accuracy {report.standard_accuracy:.4f}, modular {report.modular_accuracy:.4f}, "
-        f"mean module kernel retention {report.mean_krr:.1%}")  # fmt: skip
-    for directory in [workdir / "build" / "simcnn", *sorted((workdir / "build").glob("*-module"))]:
-        api.publish(directory, registry=registry)
-    say(
-        f"published {report.model_package} and {len(report.modules)} modules to registry {registry or 'local'}"
-    )
-    rows = {row.class_name: row for row in report.modules}
-    specs = [rows[c].package for c in PAIR]
-    api.install(specs, registry=registry, project=False)
-    modules = tuple(_measure_module(spec, rows, say) for spec in specs)
-    composite = f"{NAMESPACE}/three-eight"
-    built = api.compose_package(
-        specs, name=composite, out=workdir / "three-eight", version=version, dataset="digits"
-    )
-    api.publish(workdir / "three-eight", registry=registry)
-    api.install([built.manifest.id], registry=registry, project=False)
-    loaded = api.load(built.manifest.id, project=False)
-    measured = api.evaluate(built.manifest.id, project=False)
-    say(f"composed {built.manifest.id} from the two modules ({loaded.mode} forward, no training): "
-        f"accuracy {measured.value:.4f} on the test images of {' and '.join(PAIR)}")  # fmt: skip
-    return QuickstartResult(
-        registry=registry or "local",
-        model=report.model_package,
-        standard_accuracy=report.standard_accuracy,
-        modular_accuracy=report.modular_accuracy,
-        modules=modules,
-        composite=built.manifest.id,
-        composite_mode=loaded.mode,
-        composite_accuracy=measured.value,
-        seconds=time.perf_counter() - start,
-    )
+    say(f"modularizing a SimCNN (width 1/8) on the bundled digits into {build}: {cfg.epochs} epochs, "
+        f"seed {cfg.seed}, {data.split_note}")  # fmt: skip
+    # resume: an interrupted quickstart continues from its checkpoints instead of starting over
+    modularize(data, "simcnn", 0.125, cfg, build, NAMESPACE, version=VERSION, resume=True)
 
 
-def _measure_module(spec: str, rows: dict, say: Say) -> ModuleResult:
-    from nnpm import api
-
-    result = api.evaluate(spec, project=False)
-    row = next(r for r in rows.values() if r.package == spec)
-    say(
-        f"installed and loaded {spec}: keeps {row.krr:.1%} of the kernels, {result.metric} {result.value:.4f}"
-    )
-    return ModuleResult(spec, row.krr, result.value)
+def _measure_module(client: Client, spec: str, say: Say) -> ModuleResult:
+    result = client.evaluate(spec, project=False)
+    krr = client.load(spec, project=False).manifest.metrics.retention_rate
+    say(f"installed and loaded {spec}: keeps {krr:.1%} of the kernels, {result.metric} {result.value:.4f}")
+    return ModuleResult(spec, float(krr), result.value)

@@ -12,12 +12,15 @@ from nnpm.cli.package import registry_option
 
 
 @click.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("nnpm-quickstart"),
-              show_default=True, help="Where the built packages are written.")  # fmt: skip
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the packages are built.  [default: $NNPM_HOME/quickstart]")  # fmt: skip
 @registry_option
 @json_option
-def quickstart(workdir: Path, registry: str | None, as_json: bool) -> None:
-    """Modularize a small CNN on bundled digits, publish its modules, install two, compose them, evaluate."""
+def quickstart(workdir: Path | None, registry: str | None, as_json: bool) -> None:
+    """Modularize a small CNN on bundled digits, publish its modules, install two, compose them, evaluate.
+
+    A rerun reuses the packages the first run published (version 1.0.0): it trains and
+    publishes nothing new."""
     from nnpm.api.quickstart import run_quickstart
 
     result = run_quickstart(workdir, registry=registry, say=info)
@@ -31,3 +34,13 @@ def quickstart(workdir: Path, registry: str | None, as_json: bool) -> None:
                    f"balanced accuracy {module.balanced_accuracy:.4f}")  # fmt: skip
     click.echo(f"composite {result.composite} ({result.composite_mode}): accuracy {result.composite_accuracy:.4f}; "
                f"{result.seconds:.0f} s end to end")  # fmt: skip
+    click.echo("")
+    click.echo(f"built in:     {result.workdir}" + ("" if result.trained else " (reused, nothing retrained)"))
+    count = len(result.published)
+    published = f"{count} new package{'s' * (count != 1)}" if count else "nothing new (all reused)"
+    click.echo(f"published:    {published} to {result.registry_location}")
+    click.echo(f"installed in: {result.store}")
+    click.echo("")
+    click.echo("What next:")
+    for command in result.next_commands:
+        click.echo(f"  {command}")
