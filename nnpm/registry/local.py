@@ -30,6 +30,7 @@ from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_byt
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
 from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
+from nnpm.registry.search import select
 
 INDEX_NAME = "index.json"
 
@@ -96,15 +97,18 @@ class LocalRegistry(Registry):
         infos = [self._info(str(name), v, row) for v, row in rows.items()]
         return sorted(infos, key=lambda i: i.version)
 
+    def package_names(self) -> list[str]:
+        """Every package the index names, sorted: what `did you mean` compares a missing name with."""
+        return sorted(self._index()["packages"])
+
     def search(self, query: str = "") -> list[VersionInfo]:
-        query = query.lower()
-        found = []
-        for name, rows in sorted(self._index()["packages"].items()):
-            latest = max((self._info(name, v, row) for v, row in rows.items()), key=lambda i: i.version)
-            haystack = " ".join([name, latest.description, *latest.classes, latest.kind]).lower()
-            if all(word in haystack for word in query.split()):
-                found.append(latest)
-        return found
+        """The latest version of each package matching `query` (the word matcher of nnpm.registry.search)."""
+        latest = [
+            max((self._info(name, v, row) for v, row in rows.items()), key=lambda i: i.version)
+            for name, rows in self._index()["packages"].items()
+            if rows
+        ]
+        return select(query, latest)
 
     def _manifest_path(self, name: PackageName, version: Version) -> Path:
         return self.root / "packages" / name.namespace / name.name / str(version) / MANIFEST_NAME

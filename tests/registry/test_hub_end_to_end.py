@@ -179,3 +179,24 @@ def test_a_hub_url_for_an_unknown_namespace_adds_a_registry_for_it(
     with pytest.raises(OfflineError):
         api.install(["hf://other-org/fmnist__sneaker-module@1.0.0"], project=False)
     assert registry_config.get_config("hf-other-org").url == "hf://other-org"
+
+
+def test_a_file_missing_from_a_hub_repo_fails_the_install_with_exit_code_4(
+    tmp_path, workdir, hub, monkeypatch, capsys
+):
+    from nnpm.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", ALICE)
+    main(["registry", "add", "hub", "hf://my-org", "--endpoint", hub.endpoint])
+    main(["publish", str(make_package(tmp_path)), "--registry", "hub"])
+    moved_to = hub.commit_files(REPO, {}, message="lost the weights", delete=("weights.safetensors",))
+    hub.move_tag(REPO, "v1.0.0", moved_to)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["install", "fmnist/sneaker-module", "--registry", "hub", "--no-save"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 4, err
+    assert (
+        err.count("\n") == 1 and "weights.safetensors" in err and "the file is missing from the repo" in err
+    )
+    assert api.list_installed() == []

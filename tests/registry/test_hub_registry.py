@@ -361,3 +361,44 @@ def test_packing_for_a_hub_namespace_puts_base_model_in_the_hashed_card(tmp_path
     card = hub.repos[REPO].commits[result.revision].files["README.md"]
     assert front_matter(card.decode())["base_model"] == "my-org/fmnist__simcnn"
     assert result.sha256 == manifest.digest()  # the same digest the package has everywhere
+
+
+# --- typed errors and pagination ------------------------------------------------------------------
+
+
+def test_a_file_missing_from_the_repo_is_a_typed_not_found_error(tmp_path, hub, registry):
+    from nnpm.errors import NotFoundError
+    from nnpm.registry.hub import HubFileNotFoundError
+
+    package = make_package(tmp_path)
+    registry.publish(package)
+    # the tag is moved to a commit that still has nnpm.toml but lost the weights
+    moved_to = hub.commit_files(REPO, {}, message="lost the weights", delete=("weights.safetensors",))
+    hub.move_tag(REPO, "v1.0.0", moved_to)
+    (info,) = HubRegistry("hub", "hf://my-org", endpoint=hub.endpoint, token=ALICE, backoff=0.01).versions(
+        NAME
+    )
+    assert info.revision == moved_to
+    entry = Manifest.read(package / MANIFEST_NAME).files["weights.safetensors"]
+    with pytest.raises(HubFileNotFoundError) as err:
+        registry.fetch_file(info, "weights.safetensors", entry, tmp_path / "out" / "weights.safetensors")
+    assert isinstance(err.value, NotFoundError) and isinstance(err.value, RegistryError)
+    assert err.value.exit_code == 4
+    assert err.value.one_line().startswith(
+        f"hf://{REPO}@{moved_to}/weights.safetensors: cannot download weights.safetensors: "
+        "the file is missing from the repo"
+    )
+    assert not (tmp_path / "out" / "weights.safetensors").exists()
+
+
+def test_search_follows_the_hubs_pagination(tmp_path, hub_env):
+    from nnpm.testing import HubServer
+
+    with HubServer(tokens={ALICE: "alice"}, orgs={"my-org": {"alice"}}, page_size=2) as small_pages:
+        paged = HubRegistry("hub", "hf://my-org", endpoint=small_pages.endpoint, token=ALICE, backoff=0.01)
+        names = [f"fmnist/class-{i}-module" for i in range(5)]
+        for name in names:
+            paged.publish(make_package(tmp_path, name))
+        assert paged.package_names() == sorted(names)
+        assert [str(i.name) for i in paged.search("module")] == sorted(names)
+        assert small_pages.paths_served("GET").count("/api/models") >= 3 * 2  # 3 pages, twice

@@ -97,3 +97,46 @@ def test_private_repos_are_hidden_from_others(hub, api):
         with pytest.raises(RepositoryNotFoundError):
             HfApi(endpoint=hub.endpoint, token=token).list_repo_refs("alice/secret")
     assert [m.id for m in HfApi(endpoint=hub.endpoint, token=BOB).list_models(author="alice")] == []
+
+
+def test_listings_are_paginated_with_link_headers_and_nothing_is_truncated(hub_env):
+    from huggingface_hub import HfApi
+
+    from nnpm.testing import HubServer
+
+    with HubServer(tokens={ALICE: "alice"}, page_size=2) as server:
+        api = HfApi(endpoint=server.endpoint, token=ALICE)
+        for i in range(5):
+            server.commit_files(f"alice/repo-{i}", {"README.md": CARD})
+        _commit(api, "alice/repo-0", {f"f{i}.txt": b"x" for i in range(4)})
+
+        assert [m.id for m in api.list_models(author="alice")] == [f"alice/repo-{i}" for i in range(5)]
+        assert server.paths_served("GET").count("/api/models") == 3
+        assert [m.id for m in api.list_models(author="alice", limit=3)] == [
+            f"alice/repo-{i}" for i in range(3)
+        ]
+        files = sorted(api.list_repo_files("alice/repo-0"))
+        assert files == [".gitattributes", "README.md", "f0.txt", "f1.txt", "f2.txt", "f3.txt"]
+
+        first = _get_json(f"{server.endpoint}/api/models?author=alice")
+        assert len(first[0]) == 2 and "cursor=2" in first[1]
+        last = _get_json(first[1].replace("cursor=2", "cursor=4"))
+        assert len(last[0]) == 1 and last[1] is None
+
+
+def _get_json(url: str) -> tuple[list, str | None]:
+    """(the JSON page, the URL of the next page from the Link header or None)."""
+    import json
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(url) as answer:
+        link = re.fullmatch(r'<([^>]+)>; rel="next"', answer.headers.get("Link") or "")
+        return json.loads(answer.read()), link.group(1) if link else None
+
+
+def test_page_size_must_be_positive():
+    from nnpm.testing import HubServer
+
+    with pytest.raises(ValueError, match="page_size"):
+        HubServer(page_size=0)

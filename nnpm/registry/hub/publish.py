@@ -1,0 +1,157 @@
+"""Publishing a package to a Hub repo: one commit with exactly the package's files, then one tag.
+
+Apart from reading because a publish is the only thing that writes, and the only
+place with races to think about: the commit names the head it read as its parent
+(so two publishes cannot interleave), and a tag that appears between our check and
+our `create_tag` (409) is re-read and judged like any existing version: the same
+manifest bytes is a no-op, anything else is refused. Published versions never change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
+
+from nnpm.errors import ImmutableVersionError, ManifestError, PackageNotFoundError, RegistryError
+from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, Manifest, sha256_bytes
+from nnpm.package.naming import PackageName
+from nnpm.registry.base import Progress, PublishResult, VersionInfo
+from nnpm.registry.hub.http import status_of
+from nnpm.registry.hub.names import tag_for
+
+if TYPE_CHECKING:
+    from nnpm.registry.hub.registry import HubRegistry
+
+#: files a publish never deletes from the repo although the package does not list them
+HUB_OWNED = frozenset({".gitattributes"})
+
+
+class Publisher:
+    """One publish to `registry`'s namespace (HubRegistry.publish makes one per call)."""
+
+    def __init__(self, registry: HubRegistry) -> None:
+        self.registry = registry
+        self.http = registry.http
+
+    def publish(self, package_dir: Path, progress: Progress | None = None) -> PublishResult:
+        """Check the package, then commit and tag it unless that version is already on the Hub."""
+        from nnpm.package.pack import check_package
+
+        self.http.ensure_online("publish")
+        manifest = check_package(package_dir)
+        data = (package_dir / MANIFEST_NAME).read_bytes()
+        digest = sha256_bytes(data)
+        existing = self.existing(manifest.name, manifest.version)
+        if existing is not None:
+            return self.republish(manifest, digest, existing)
+        revision = self.commit(package_dir, manifest, data, digest)
+        if not self.tag(manifest, revision):
+            raced = self.existing(manifest.name, manifest.version)
+            if raced is None:
+                where = self.registry.repo_url(manifest.name)
+                raise RegistryError(f"could not create tag {tag_for(manifest.version)}", where=where)
+            return self.republish(manifest, digest, raced)
+        if progress:
+            progress(sum(e.size for e in manifest.files.values()) + len(data))
+        return PublishResult(manifest, digest, self.registry.name, created=True, revision=revision)
+
+    def commit(self, package_dir: Path, manifest: Manifest, data: bytes, digest: str) -> str:
+        """Create the repo if needed and commit exactly the package's files on main; returns the commit sha."""
+        registry, api = self.registry, self.registry._api
+        repo_id, where = registry.repo_id(manifest.name), registry.repo_url(manifest.name)
+        self.http.call(
+            lambda: api.create_repo(repo_id, repo_type="model", exist_ok=True, private=registry.private),
+            where=where,
+            what="create the repo",
+            writing=True,
+        )
+        refs = registry._refs(manifest.name, what="read the repo's refs", writing=True)
+        head = next((b.target_commit for b in refs.branches if b.name == "main"), None)
+        present = self.http.call(
+            lambda: api.list_repo_files(repo_id, revision=head or "main"),
+            where=where,
+            what="list the repo's files",
+        )
+        operations = self.operations(package_dir, manifest, data, set(present))
+        commit = self.http.call(
+            lambda: api.create_commit(
+                repo_id,
+                operations=operations,
+                commit_message=f"nnpm publish {manifest.id}",
+                commit_description=f"manifest sha256 {digest}",
+                parent_commit=head,
+            ),
+            where=where,
+            what=f"commit {manifest.id}",
+            writing=True,
+        )
+        return commit.oid
+
+    def operations(self, package_dir: Path, manifest: Manifest, data: bytes, present: set[str]) -> list[Any]:
+        """Add nnpm.toml, every listed file and the card; delete what an older version left behind.
+
+        Deleting in the same commit keeps the tree at each tag exactly the package.
+        """
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        operations: list[Any] = [CommitOperationAdd(path_in_repo=MANIFEST_NAME, path_or_fileobj=data)]
+        for rel in manifest.files:
+            operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(package_dir / rel)))
+        if CARD_NAME not in manifest.files:
+            # The card is not part of the package's hashed files: render the Hub card (with base_model).
+            card = self.registry.card(manifest).encode()
+            operations.append(CommitOperationAdd(path_in_repo=CARD_NAME, path_or_fileobj=card))
+        keep = {op.path_in_repo for op in operations} | HUB_OWNED
+        return operations + [CommitOperationDelete(path_in_repo=p) for p in sorted(present - keep)]
+
+    def tag(self, manifest: Manifest, revision: str) -> bool:
+        """Tag `revision` as the version; False when someone tagged it between our check and now (409)."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        api = self.registry._api
+        repo_id, tag = self.registry.repo_id(manifest.name), tag_for(manifest.version)
+        message = f"nnpm publish {manifest.id}"
+
+        def create_tag() -> bool:
+            try:
+                api.create_tag(repo_id, tag=tag, revision=revision, tag_message=message)
+            except HfHubHTTPError as exc:
+                if status_of(exc) == 409:
+                    return False
+                raise
+            return True
+
+        where = f"{self.registry.repo_url(manifest.name)}@{tag}"
+        return self.http.call(create_tag, where=where, what=f"tag {manifest.id}", writing=True)
+
+    def existing(self, name: PackageName, version: Version) -> VersionInfo | None:
+        """What the version's tag holds now; None when the repo or the tag does not exist."""
+        try:
+            refs = self.registry._refs(name, what="list versions")
+        except PackageNotFoundError:
+            return None
+        tag = tag_for(version)
+        sha = next((t.target_commit for t in refs.tags if t.name == tag), None)
+        if sha is None:
+            return None
+        try:
+            return self.registry._read(name, version, tag, sha)
+        except ManifestError:
+            raise ImmutableVersionError(
+                f"tag {tag} already exists but does not hold a valid nnpm package",
+                where=self.registry.repo_url(name),
+                hint="delete the tag on the Hub, or publish a new version",
+            ) from None
+
+    def republish(self, manifest: Manifest, digest: str, existing: VersionInfo) -> PublishResult:
+        """The same manifest bytes again is a no-op; anything else under a published version is refused."""
+        if existing.sha256 == digest:
+            return PublishResult(
+                manifest, digest, self.registry.name, created=False, revision=existing.revision
+            )
+        raise ImmutableVersionError(
+            f"{manifest.id} is already published with different content (manifest sha256 {existing.sha256})",
+            where=f"{self.registry.repo_url(manifest.name)}@{tag_for(manifest.version)}",
+        )

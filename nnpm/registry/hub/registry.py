@@ -1,0 +1,314 @@
+"""`HubRegistry`: reading packages from, and publishing them to, a Hub namespace.
+
+Mapping (docs/hub.md; the names are in `names.py`):
+
+- one Hub *model* repo per package, one `v<version>` tag per version.
+  `VersionInfo.revision` is the commit sha the tag pointed at when it was read;
+  fetching by that sha gives the same bytes even if the tag is moved later, which is
+  what the lock records.
+- a publish is `create_repo(exist_ok=True)`, then ONE `create_commit` holding every
+  file of the package (nnpm.toml, weights, README.md card; files of an older version
+  that the new one lacks are deleted in the same commit), then `create_tag`.
+
+Integrity: the client only checks sizes; this backend re-hashes every file it
+downloads against the manifest's sha256 (and the manifest against
+`VersionInfo.sha256`) and raises IntegrityError on any difference.
+
+Credentials come from the `token` argument, else HF_TOKEN, else the Hub client's own
+login (`hf auth login`); they never appear in messages. Every request goes through
+`HubCaller` (http.py): offline refusal, retries, typed errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from nnpm.errors import (
+    ConfigError,
+    IntegrityError,
+    ManifestError,
+    NnpmError,
+    PackageNotFoundError,
+)
+from nnpm.fsutil import hash_file
+from nnpm.package.card import render_card
+from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
+from nnpm.package.naming import PackageName
+from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
+from nnpm.registry.hub.http import HubCaller, HubFileNotFoundError
+from nnpm.registry.hub.names import (
+    NNPM_TAG,
+    SCHEME,
+    package_name_for,
+    parse_hub_url,
+    repo_id_for,
+    tag_for,
+    version_from_tag,
+)
+from nnpm.registry.search import select
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+#: files a publish never deletes from the repo although the package does not list them
+_HUB_OWNED = frozenset({".gitattributes"})
+
+
+class HubRegistry(Registry):
+    """`hf://<namespace>`: each package a model repo, each version a tag, each publish one commit."""
+
+    scheme = "hf"
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        private: bool | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+        offline: bool | None = None,
+    ) -> None:
+        """`endpoint` defaults to HF_ENDPOINT / huggingface.co; `token` to HF_TOKEN or the saved login.
+
+        `retries` is how many extra attempts a 5xx or a timeout gets, waiting `backoff`
+        seconds, then twice that, and so on.
+        """
+        super().__init__(name, url)
+        self.namespace, repo = parse_hub_url(url)
+        if repo is not None:
+            raise ConfigError(
+                f"a Hub registry is a namespace, not a repo: {url!r}",
+                hint="write hf://<user or organisation>",
+            )
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.private = private
+        self.http = HubCaller(
+            name, url, self.namespace, token=token, retries=max(0, retries), backoff=backoff, offline=offline
+        )
+        self._api_instance: HfApi | None = None
+        self._manifests: dict[tuple[str, str], bytes] = {}
+        self._cache_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"HubRegistry(name={self.name!r}, url={self.url!r}, endpoint={self.endpoint!r})"
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.url}{' at ' + self.endpoint if self.endpoint else ''})"
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
+
+    @property
+    def backoff(self) -> float:
+        return self.http.backoff
+
+    @property
+    def offline(self) -> bool | None:
+        return self.http.offline
+
+    def repo_id(self, name: PackageName) -> str:
+        return repo_id_for(self.namespace, name)
+
+    def repo_url(self, name: PackageName) -> str:
+        """`hf://my-org/fmnist__sneaker-module`: how messages and the lock name a package's repo."""
+        return f"{SCHEME}{self.repo_id(name)}"
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def _api(self) -> HfApi:
+        """The client, made on first use: importing huggingface_hub costs CLI start-up time."""
+        if self._api_instance is None:
+            from huggingface_hub import HfApi
+
+            from nnpm._version import __version__ as nnpm_version
+
+            self._api_instance = HfApi(
+                endpoint=self.endpoint,
+                token=self.http.token,
+                library_name="nnpm",
+                library_version=nnpm_version,
+            )
+        return self._api_instance
+
+    def _download(self, repo_id: str, filename: str, revision: str, directory: Path) -> Path:
+        """Download one file at `revision` into `directory` (a fresh temp dir), retrying transient errors."""
+        from huggingface_hub import hf_hub_download
+
+        def run() -> Path:
+            return Path(
+                hf_hub_download(
+                    repo_id,
+                    filename,
+                    revision=revision,
+                    local_dir=directory,
+                    endpoint=self._api.endpoint,
+                    token=self.http.token,
+                    library_name="nnpm",
+                )
+            )
+
+        return self.http.call(
+            run, where=f"{SCHEME}{repo_id}@{revision}/{filename}", what=f"download {filename}"
+        )
+
+    def _manifest_bytes(self, name: PackageName, revision: str, label: str) -> bytes:
+        """nnpm.toml at `revision`; cached when the revision is a commit sha, whose content never changes."""
+        repo_id = self.repo_id(name)
+        with self._cache_lock:
+            cached = self._manifests.get((repo_id, revision))
+        if cached is not None:
+            return cached
+        with tempfile.TemporaryDirectory(prefix="nnpm-hub-") as tmp:
+            try:
+                data = self._download(repo_id, MANIFEST_NAME, revision, Path(tmp)).read_bytes()
+            except HubFileNotFoundError:
+                raise ManifestError(
+                    f"{SCHEME}{repo_id} is not an nnpm package: no {MANIFEST_NAME} at {label}",
+                    where=f"registry {self.name}",
+                    hint="publish it with `nnpm publish DIR --registry NAME`, or install a different repo",
+                ) from None
+        if len(revision) == 40:
+            with self._cache_lock:
+                self._manifests[(repo_id, revision)] = data
+        return data
+
+    def _refs(self, name: PackageName, *, what: str, writing: bool = False):
+        """The repo's branches and tags; PackageNotFoundError when there is no such repo."""
+        repo_id = self.repo_id(name)
+        return self.http.call(
+            lambda: self._api.list_repo_refs(repo_id), where=f"{SCHEME}{repo_id}", what=what, writing=writing
+        )
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def versions(self, name: PackageName) -> list[VersionInfo]:
+        """Every `v<version>` tag of the package's repo with the manifest behind it; [] for no repo."""
+        return [self._read(name, version, tag, sha) for version, tag, sha in self._version_tags(name)]
+
+    def _version_tags(self, name: PackageName) -> list[tuple[Version, str, str]]:
+        """(version, tag, commit sha) for each version tag, oldest first; [] for no repo."""
+        try:
+            refs = self._refs(name, what="list versions")
+        except PackageNotFoundError:
+            return []
+        tags = [(version_from_tag(t.name), t.name, t.target_commit) for t in refs.tags]
+        return sorted((t for t in tags if t[0] is not None), key=lambda t: t[0])
+
+    def _read(self, name: PackageName, version: Version, tag: str, sha: str) -> VersionInfo:
+        """The VersionInfo of the version `tag` names, from the manifest at commit `sha`."""
+        data = self._manifest_bytes(name, sha, tag)
+        return self._version_info(name, version, data, sha, f"{self.repo_url(name)}@{tag}")
+
+    def _version_info(
+        self, name: PackageName, version: Version, data: bytes, revision: str, where: str
+    ) -> VersionInfo:
+        """`VersionInfo.of` the manifest (pins included), after checking it is the version the tag says."""
+        try:
+            manifest = Manifest.from_toml(data.decode("utf-8"), where=f"{where}/{MANIFEST_NAME}")
+        except UnicodeDecodeError:
+            raise ManifestError("nnpm.toml is not UTF-8 text", where=f"{where}/{MANIFEST_NAME}") from None
+        if manifest.name != name or manifest.version != version:
+            raise ManifestError(
+                f"the tag says {name}=={version} but nnpm.toml says {manifest.id}",
+                where=f"{where}/{MANIFEST_NAME}",
+                hint="the repo's tags were edited by hand; ask its owner to fix them",
+            )
+        return VersionInfo.of(manifest, sha256_bytes(data), revision=revision)
+
+    def package_names(self) -> list[str]:
+        """Every package in the namespace (repos tagged nnpm and named like one); one listing, no manifests."""
+        models = self.http.call(
+            lambda: list(self._api.list_models(author=self.namespace, filter=NNPM_TAG)),
+            where=self.url,
+            what="list packages",
+        )
+        names = []
+        for model in models:
+            try:
+                names.append(str(package_name_for(model.id)))
+            except NnpmError:
+                continue  # tagged nnpm but not named like a package: not ours to list
+        return sorted(set(names))
+
+    def search(self, query: str = "") -> list[VersionInfo]:
+        """The latest version of each package matching `query` (nnpm.registry.search); reads newest manifests."""
+        latest = []
+        for text in self.package_names():
+            name = PackageName.parse(text)
+            tags = self._version_tags(name)
+            if not tags:
+                continue
+            try:
+                latest.append(self._read(name, *tags[-1]))  # only the newest manifest is read
+            except ManifestError:
+                continue  # a broken repo should not hide the others
+        return select(query, latest)
+
+    def _revision(self, info: VersionInfo) -> str:
+        return info.revision or tag_for(info.version)
+
+    def fetch_manifest(self, info: VersionInfo) -> bytes:
+        """nnpm.toml at the pinned commit (info.revision) or else at the version's tag; checked against info.sha256."""
+        revision = self._revision(info)
+        data = self._manifest_bytes(info.name, revision, revision)
+        digest = sha256_bytes(data)
+        if info.sha256 and digest != info.sha256:
+            raise IntegrityError(
+                f"manifest sha256 mismatch: expected {info.sha256}, found {digest}",
+                where=f"{self.repo_url(info.name)}@{revision}/{MANIFEST_NAME}",
+                hint="the Hub copy differs from the one that was locked; someone rewrote it, do not trust it",
+            )
+        return data
+
+    def fetch_file(
+        self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
+    ) -> None:
+        """Download `path` at the pinned revision to `dest`, re-hashed against `entry` (IntegrityError on mismatch).
+
+        A file the repo lacks raises HubFileNotFoundError (exit code 4).
+        """
+        revision = self._revision(info)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".nnpm-hub-", dir=dest.parent))
+        try:
+            downloaded = self._download(self.repo_id(info.name), path, revision, tmp)
+            digest, size = hash_file(downloaded)
+            if digest != entry.sha256 or size != entry.size:
+                raise IntegrityError(
+                    f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
+                    where=f"{self.repo_url(info.name)}@{revision}/{path}",
+                    hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
+                )
+            os.replace(downloaded, dest)
+            if progress:
+                progress(size)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def card(self, manifest: Manifest) -> str:
+        """The Hub card: nnpm's card with base_model = the source model's repo in this namespace."""
+        base = self.repo_id(PackageName.parse(manifest.source.model)) if manifest.source.model else None
+        return render_card(manifest, base_model_repo=base)
+
+    def publish(
+        self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None
+    ) -> PublishResult:
+        """create_repo + one create_commit with every file + create_tag; identical content again is a no-op."""
+        from nnpm.registry.hub.publish import Publisher
+
+        return Publisher(self).publish(Path(package_dir), progress)
