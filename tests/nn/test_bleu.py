@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from sacrebleu.metrics import BLEU
 from num2words import num2words
+from sacrebleu.metrics import BLEU
 
 from nnpm.nn.bleu import corpus_bleu
 
