@@ -1,4 +1,4 @@
-"""Filesystem primitives: atomic writes and streaming hashes.
+"""Filesystem primitives: atomic writes, an atomic exchange of two paths, and streaming hashes.
 
 Every file nnpm writes goes through a temporary file in the same directory and an
 os.replace, so a reader (or a killed process) never sees half a file.
@@ -7,13 +7,14 @@ os.replace, so a reader (or a killed process) never sees half a file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import hashlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-CHUNK = 1 << 20
 
 
 def file_mode() -> int:
@@ -44,14 +45,55 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def hash_file(path: Path) -> tuple[str, int]:
-    """(sha256 hex, size in bytes), read in chunks so large weights never sit in memory twice."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    """(sha256 hex, size in bytes), streamed by hashlib.file_digest so large weights never sit in memory.
+
+    The size is the number of bytes hashed: the unbuffered file's offset once file_digest has read
+    it to the end (whether it reads through the file object or straight from its descriptor).
+    """
+    with open(path, "rb", buffering=0) as fh:
+        digest = hashlib.file_digest(fh, "sha256")
+        return digest.hexdigest(), fh.tell()
+
+
+#: Linux's renameat2 flag that swaps two paths in one step (linux/fs.h), and "relative to the cwd"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@functools.cache
+def _renameat2():
+    """libc's renameat2 where it has one (Linux: glibc 2.28 and later), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only here: `nnpm list` and friends must start fast
+
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths (files or directories) atomically; False where the system cannot.
+
+    Uses renameat2(RENAME_EXCHANGE) (Linux 3.15+, most local filesystems): a reader sees one or the
+    other, never neither. Returns False when the call or the flag is not supported here, so that
+    the caller can fall back to two renames; raises OSError for any other failure.
+    """
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    import ctypes
+
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
 def iter_files(root: Path) -> Iterator[str]:

@@ -199,9 +199,11 @@ def uninstall(client, names: Sequence[str], project: Project | None) -> list[Ins
     removed: list[InstalledPackage] = []
     with store.locked():
         for name in parsed:
+            # a version whose install record is corrupt is not installed, but uninstall clears it away
+            broken = [p for p in store.corrupt_records() if p.package.startswith(f"{name}==")]
             gone = store.uninstall(name)
             in_project = proj is not None and any(r.name == name for r in proj.requirements)
-            if not gone and not in_project:
+            if not gone and not broken and not in_project:
                 raise PackageNotFoundError(
                     f"{name} is not installed", hint="`nnpm list` shows what is installed"
                 )

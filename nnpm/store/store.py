@@ -10,8 +10,16 @@ Layout (docs/registry.md):
 
 An install stages a complete package under tmp/, checks every byte against the
 manifest (and the manifest against the digest the resolver or lock promised), then
-renames it into packages/ in one step. A process killed at any point leaves either
-the old state or the new one; its leftovers in tmp/ are removed by the next writer.
+renames it into packages/ in one step. Replacing an install (`--force`, or one whose
+record is corrupt) exchanges the two directories in one step where the system can
+(renameat2 on Linux), so the package is never missing; elsewhere the old one is moved
+aside under a journal that the next writer uses to put it back if the process died
+in between. A process killed at any point leaves either the old state or the new one;
+its leftovers in tmp/ are removed by the next writer.
+
+An install record that cannot be read is not an installed package (`installed()`
+skips it, and installing that version again replaces it), but it is reported:
+`corrupt_records()` lists it and `verify()` counts it as a problem.
 """
 
 from __future__ import annotations
@@ -26,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from nnpm import config
-from nnpm.errors import IntegrityError, LockTimeoutError, ManifestError, NotInstalledError
-from nnpm.fsutil import hash_file
+from nnpm.errors import IntegrityError, InvalidInputError, LockTimeoutError, ManifestError, NotInstalledError
+from nnpm.fsutil import atomic_write_text, exchange_paths, hash_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.package.pack import check_weights, verify_file, verify_files
@@ -55,10 +63,11 @@ class InstalledPackage:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing `verify` found wrong with an installed package."""
+    """One thing `verify` found wrong with an installed package (`path`: the file or folder at fault)."""
 
     package: str
     what: str
+    path: Path | None = None
 
 
 class InstallReporter:
@@ -84,6 +93,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(self.root / ".lock", timeout=self.lock_timeout):
+                self._recover_swaps()
                 shutil.rmtree(self.root / "tmp", ignore_errors=True)
                 yield
         except Timeout:
@@ -97,15 +107,18 @@ class Store:
         return self.root / "packages" / name.namespace / name.name / str(version)
 
     def installed(self) -> list[InstalledPackage]:
-        found = []
-        for record in sorted((self.root / "packages").glob(f"*/*/*/{RECORD_NAME}")):
-            pkg = self._read_record(record.parent)
-            if pkg is not None:
-                found.append(pkg)
+        """Every installed package, by name and version (records that cannot be read are skipped)."""
+        found = [r for r in map(self._record_at, self._package_dirs()) if isinstance(r, InstalledPackage)]
         return sorted(found, key=lambda p: (p.name, p.version))
 
+    def corrupt_records(self) -> list[Problem]:
+        """Install records that cannot be read: unreadable, not JSON, incomplete, or naming another
+        package than their folder (a folder in packages/ without one counts too). Cheap: no hashing."""
+        return [r for r in map(self._record_at, self._package_dirs()) if isinstance(r, Problem)]
+
     def get(self, name: PackageName, version: Version | str) -> InstalledPackage | None:
-        return self._read_record(self.package_dir(name, version))
+        found = self._record_at(self.package_dir(name, version))
+        return found if isinstance(found, InstalledPackage) else None
 
     def find(self, requirement: Requirement) -> InstalledPackage:
         """The newest installed version that satisfies the requirement."""
@@ -120,19 +133,50 @@ class Store:
             )
         return max(matches, key=lambda p: p.version)
 
-    def _read_record(self, path: Path) -> InstalledPackage | None:
+    def _package_dirs(self) -> list[Path]:
+        return sorted(p for p in (self.root / "packages").glob("*/*/*") if p.is_dir())
+
+    def _record_at(self, path: Path) -> InstalledPackage | Problem | None:
+        """The package installed at `path`, a Problem when its record cannot be read, or None when
+        nothing is there (never installed, or moved away by a writer meanwhile)."""
+        namespace, name, version = path.parts[-3:]  # packages/<namespace>/<name>/<version>
+        label = f"{namespace}/{name}=={version}"
+        record_file = path / RECORD_NAME
+
+        def problem(what: str) -> Problem:
+            return Problem(label, what, record_file)
+
         try:
-            record = json.loads((path / RECORD_NAME).read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return None
-        return InstalledPackage(
-            name=PackageName.parse(record["name"]),
-            version=Version(record["version"]),
-            sha256=record["sha256"],
-            registry=record["registry"],
-            revision=record.get("revision"),
-            path=path,
-        )
+            text = record_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return problem(f"no install record ({RECORD_NAME})") if path.is_dir() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            return problem(f"unreadable install record ({exc.__class__.__name__}: {exc})")
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            return problem(f"corrupt install record: not JSON ({exc})")
+        if not isinstance(record, dict):
+            return problem("corrupt install record: not a JSON object")
+        missing = [k for k in ("name", "version", "sha256", "registry") if not isinstance(record.get(k), str)]
+        if missing:
+            return problem(f"corrupt install record: no {', '.join(missing)}")
+        try:
+            pkg = InstalledPackage(
+                name=PackageName.parse(record["name"]),
+                version=Version(record["version"]),
+                sha256=record["sha256"],
+                registry=record["registry"],
+                revision=record.get("revision"),
+                path=path,
+            )
+        except (InvalidInputError, InvalidVersion) as exc:
+            return problem(f"corrupt install record: {exc}")
+        if path != self.package_dir(pkg.name, pkg.version):
+            return problem(f"corrupt install record: it names {pkg.name}=={pkg.version}")
+        if len(pkg.sha256) != 64 or pkg.sha256.strip("0123456789abcdef"):
+            return problem(f"corrupt install record: sha256 {pkg.sha256!r} is not a sha256 digest")
+        return pkg
 
     # --- install -------------------------------------------------------------------------------
 
@@ -156,7 +200,7 @@ class Store:
         target = self.package_dir(info.name, info.version)
         self._swap_in(staging, target)
         reporter.installed(info, reused=False)
-        return self._read_record(target)  # type: ignore[return-value]
+        return self.get(info.name, info.version)  # type: ignore[return-value]
 
     def _stage(self, info: VersionInfo, registry: Registry, staging: Path, reporter: InstallReporter) -> None:
         data = registry.fetch_manifest(info)
@@ -209,11 +253,39 @@ class Store:
         _link_or_copy(blob, dest)
 
     def _swap_in(self, staging: Path, target: Path) -> None:
+        """Put the staged package at `target`: one rename for a new install. Replacing an install
+        exchanges the two folders atomically where the system can, so `target` is never missing;
+        elsewhere the old folder is moved aside, then the new one in, under a journal that lets the
+        next writer put the old one back if this process dies between the two (`_recover_swaps`)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            old = self.root / "tmp" / f"old-{uuid.uuid4().hex}"
-            target.rename(old)
-        staging.rename(target)
+        if not target.exists():
+            _move(staging, target)
+            return
+        if exchange_paths(staging, target):
+            shutil.rmtree(staging, ignore_errors=True)  # the old install, now under tmp/
+            return
+        token = uuid.uuid4().hex
+        old = self.root / "tmp" / f"old-{token}"
+        journal = self.root / "tmp" / f"swap-{token}.json"
+        atomic_write_text(
+            journal, json.dumps({"target": target.relative_to(self.root).as_posix(), "old": old.name})
+        )
+        _move(target, old)
+        _move(staging, target)
+        journal.unlink()
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _recover_swaps(self) -> None:
+        """Undo replacements a killed writer left half done: its old install goes back in place."""
+        for journal in sorted((self.root / "tmp").glob("swap-*.json")):
+            try:
+                entry = json.loads(journal.read_text(encoding="utf-8"))
+                target, old = self.root / entry["target"], self.root / "tmp" / entry["old"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # written atomically, so unreadable means not ours: the sweep removes it
+            if old.is_dir() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _move(old, target)
 
     def _blob(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
@@ -225,9 +297,18 @@ class Store:
         removed = [
             p for p in self.installed() if p.name == name and (version is None or p.version == version)
         ]
+        # folders whose record is corrupt go too: they are not installed packages, but they are in the way
+        folder = self.root / "packages" / name.namespace / name.name
+        broken = [
+            p.path.parent
+            for p in self.corrupt_records()
+            if p.path is not None
+            and p.path.parent.parent == folder
+            and (version is None or p.path.parent == self.package_dir(name, version))
+        ]
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-        for pkg in removed:
-            pkg.path.rename(self.root / "tmp" / f"rm-{uuid.uuid4().hex}")
+        for path in [p.path for p in removed] + broken:
+            path.rename(self.root / "tmp" / f"rm-{uuid.uuid4().hex}")
         self.collect_garbage()
         return removed
 
@@ -244,8 +325,9 @@ class Store:
         return freed
 
     def verify(self) -> list[Problem]:
-        """Re-hash every installed file against its manifest, and each manifest against its record."""
-        problems = []
+        """Re-hash every installed file against its manifest, and each manifest against its record;
+        every install record that cannot be read is a problem too."""
+        problems = self.corrupt_records()
         for pkg in self.installed():
             label = f"{pkg.name}=={pkg.version}"
             try:
@@ -257,8 +339,14 @@ class Store:
                     )
                 verify_files(pkg.path, Manifest.from_toml(data.decode("utf-8"), where=str(pkg.path)))
             except (IntegrityError, ManifestError, FileNotFoundError, UnicodeDecodeError) as exc:
-                problems.append(Problem(label, exc.one_line() if hasattr(exc, "one_line") else str(exc)))
+                what = exc.one_line() if hasattr(exc, "one_line") else str(exc)
+                problems.append(Problem(label, what, pkg.path))
         return problems
+
+
+def _move(source: Path, dest: Path) -> None:
+    """One rename within the store (one step on the same filesystem)."""
+    os.rename(source, dest)
 
 
 def _link_or_copy(blob: Path, dest: Path) -> None:
