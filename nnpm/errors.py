@@ -8,6 +8,10 @@ kind they know how to handle. Exit codes are part of the CLI's documented contra
 
 from __future__ import annotations
 
+#: The exit code of bad usage (docs/cli.md): a malformed name, version or option value, an option
+#: that does not apply, a path that is not there.
+USAGE_EXIT_CODE = 2
+
 
 class NnpmError(Exception):
     """Root of all nnpm errors.
@@ -30,30 +34,49 @@ class NnpmError(Exception):
         head = f"{self.where}: {self.what}" if self.where else self.what
         return " ".join(f"{head} (hint: {self.hint})".split())
 
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The error as `nnpm COMMAND --json` prints it, inside {"error": ...} (docs/cli.md)."""
+        return {
+            "type": type(self).__name__,
+            "message": " ".join(self.what.split()),
+            "where": self.where,
+            "hint": " ".join(self.hint.split()),
+            "exit_code": self.exit_code,
+        }
+
 
 # --- input the user gave us -------------------------------------------------------------------
 
 
 class InvalidInputError(NnpmError):
-    """Something the user wrote is malformed: a name, a version, a file."""
+    """Something the user wrote is malformed: a name, a version, a file.
+
+    An error located at a command-line option (``where="--tau"``) is about a value the user
+    typed on the command line, which the CLI's contract calls bad usage: it exits 2, not 1.
+    """
 
     default_hint = "fix the value and try again"
+
+    def __init__(self, what: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(what, where=where, hint=hint)
+        if where and where.startswith("--"):
+            self.exit_code = USAGE_EXIT_CODE
 
 
 class UsageError(InvalidInputError):
     """The command or call itself is wrong: an option that does not apply, a path that is not there."""
 
-    exit_code = 2
+    exit_code = USAGE_EXIT_CODE
     default_hint = "see `nnpm COMMAND --help`"
 
 
 class InvalidNameError(InvalidInputError):
-    exit_code = 2
+    exit_code = USAGE_EXIT_CODE
     default_hint = "names look like `namespace/name`: lowercase letters, digits and '-', one slash"
 
 
 class InvalidVersionError(InvalidInputError):
-    exit_code = 2
+    exit_code = USAGE_EXIT_CODE
     default_hint = "use a PEP 440 version such as 1.0.0, or a specifier such as '>=1,<2'"
 
 

@@ -31,7 +31,7 @@ def test_publish_search_install_list_show_verify_uninstall(tmp_path, workdir, ca
     assert [r["package"] for r in json.loads(out)] == ["digits/mlp"]
     assert run(capsys, "install", "digits/mlp")[0] == 0
     code, out, _ = run(capsys, "list", "--json")
-    assert [(r["package"], r["version"]) for r in json.loads(out)] == [("digits/mlp", "1.0.0")]
+    assert [(r["package"], r["version"]) for r in json.loads(out)["packages"]] == [("digits/mlp", "1.0.0")]
     code, out, _ = run(capsys, "show", "digits/mlp", "--json")
     assert json.loads(out)["manifest"]["package"]["name"] == "digits/mlp"
     assert run(capsys, "verify")[0] == 0
@@ -44,7 +44,7 @@ def test_verify_exits_3_on_a_mismatch(tmp_path, capsys):
     run(capsys, "publish", str(package))
     run(capsys, "install", "digits/mlp", "--no-save")
     code, out, _ = run(capsys, "list", "--json")
-    weights = json.loads(out)[0]["path"] + "/weights.safetensors"
+    weights = json.loads(out)["packages"][0]["path"] + "/weights.safetensors"
     import os
 
     os.chmod(weights, 0o644)
@@ -53,6 +53,9 @@ def test_verify_exits_3_on_a_mismatch(tmp_path, capsys):
         fh.write(b"\x00" if fh.read(1) != b"\x00" else b"\x01")
     code, _, err = run(capsys, "verify")
     assert code == 3 and "digits/mlp==1.0.0" in err and "sha256 mismatch" in err
+    code, out, _ = run(capsys, "verify", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["verified"] == 1 and report["problems"][0]["package"] == "digits/mlp==1.0.0"
 
 
 @pytest.mark.parametrize(
@@ -68,8 +71,12 @@ def test_verify_exits_3_on_a_mismatch(tmp_path, capsys):
         (["search", "x", "--registry", "nope"], 1, "unknown registry 'nope'"),
         (["show", "nobody/nothing"], 4, "not in registry"),
         (["uninstall", "nobody/nothing"], 4, "not installed"),
-        (["registry", "add", "hub", "ftp://x"], 1, "unsupported registry URL"),
-        (["pack", "does-not-exist"], 1, "no manifest here"),
+        (["registry", "add", "hub", "ftp://x"], 2, "unsupported registry URL"),
+        (["pack", "does-not-exist"], 2, "does not exist"),
+        (["pack", "."], 1, "no manifest here"),
+        (["list", "--bogus"], 2, "no such option '--bogus'"),
+        (["show"], 2, "missing argument 'SPEC'"),
+        (["install", "--frozen", "digits/mlp"], 2, "--frozen installs only what nnpm.lock says"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_documented_exit_code(workdir, capsys, args, code, fragment):

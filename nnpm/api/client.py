@@ -38,12 +38,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PackageDetails:
-    """What `show` knows: every published version and one version's manifest."""
+    """What `show` knows: every published version and one version's manifest.
 
-    registry: str
+    For a package directory (`show("./dir")`) `registry` is None, `versions` is empty and
+    `directory` is where the manifest was read."""
+
+    registry: str | None
     versions: tuple[VersionInfo, ...]
     manifest: Manifest
     installed: tuple[Version, ...]
+    directory: Path | None = None
+
+    @property
+    def forward(self) -> dict[str, str | int] | None:
+        """How a composite runs (None for other kinds): `mode` is "routed" (each request to the module
+        serving its language), "fused" (one pass over the union of kernels of `fused_source` when it
+        is installed, else batched) or "batched" (each module on the batch); `modules` counts them."""
+        m = self.manifest
+        if m.kind != "composite" or m.architecture is None:
+            return None
+        params = m.architecture.params
+        modules = len(params.get("modules", []))
+        if params.get("rule") == "route-by-language":
+            return {"mode": "routed", "modules": modules}
+        if params.get("forward") == "fused":
+            return {"mode": "fused", "modules": modules, "fused_source": str(params["fused_source"])}
+        return {"mode": "batched", "modules": modules}
 
 
 def is_path_spec(spec: str | Path) -> bool:
@@ -160,7 +180,12 @@ class Client:
 
         base_model = None
         manifest = Manifest.read(Path(directory) / MANIFEST_NAME)
-        if hub_namespace and manifest.source.model:
+        if hub_namespace and not manifest.source.model:
+            raise UsageError(
+                f"{manifest.id} names no source model, so a Hub namespace for its card does not apply",
+                hint="drop --hub-namespace: only a module's card links the model it was cut from",
+            )
+        if hub_namespace:
             from nnpm.registry.hub import repo_id_for
 
             base_model = repo_id_for(hub_namespace, Requirement.parse(manifest.source.model).name)
@@ -169,8 +194,16 @@ class Client:
     def search(self, query: str = "", *, registry: str | None = None) -> list[VersionInfo]:
         return self.registry(registry).search(query)
 
-    def show(self, spec: str, *, registry: str | None = None) -> PackageDetails:
-        """Versions of a package and the manifest of the newest one matching `spec`."""
+    def show(self, spec: str | Path, *, registry: str | None = None) -> PackageDetails:
+        """Versions of a package and the manifest of the newest one matching `spec`; for a package
+        directory written as a path (`./dir`), the manifest of that directory (no registry)."""
+        if is_path_spec(spec):
+            if registry is not None:
+                raise UsageError(f"{spec} is a directory: a registry does not apply", hint="drop --registry")
+            directory = self.locate(spec).path
+            manifest = Manifest.read(directory / MANIFEST_NAME)
+            installed = tuple(p.version for p in self.store.installed() if p.name == manifest.name)
+            return PackageDetails(None, (), manifest, installed, directory)
         req = Requirement.parse(spec)
         reg = self.registry(registry)
         versions = reg.versions(req.name)
@@ -257,6 +290,11 @@ class Client:
 
         if is_path_spec(spec):
             path = Path(spec).expanduser()
+            if not path.is_dir():
+                raise UsageError(
+                    f"no such directory: {spec}",
+                    hint="write a package directory as ./path, an installed package as NAMESPACE/NAME",
+                )
             if not (path / MANIFEST_NAME).is_file():
                 raise PackageNotFoundError(
                     f"{spec} is not a package directory (no {MANIFEST_NAME})",
@@ -299,7 +337,7 @@ class Client:
         modules: Sequence[str],
         *,
         name: str,
-        out: Path | str,
+        out: Path | str | None = None,
         version: str = "1.0.0",
         replace: Mapping[str, str] | None = None,
         dataset: str | None = None,
@@ -308,14 +346,20 @@ class Client:
         epochs: int = 50,
         seed: int = 0,
     ) -> ComposeReport:
-        """compose -> (fine-tune on `dataset`) -> evaluate -> write the composite package to `out`."""
+        """compose -> (fine-tune on `dataset`) -> evaluate -> write the composite package to `out`.
+
+        `out` is a folder, by default one named after the package in the current directory
+        (`mine/footwear` -> ./footwear); a folder that holds anything but an earlier build of
+        the same package is refused before any work is done."""
         from nnpm.composition.workflow import compose_package
+
+        out = composite_folder(name, out)
 
         def make(specs, replacing):
             return self.compose(*specs, replace=replacing)
 
         return compose_package(
-            make, list(modules), name, Path(out), version=version, replace=dict(replace or {}) or None,
+            make, list(modules), name, out, version=version, replace=dict(replace or {}) or None,
             dataset=dataset, data_dir=data_dir, finetune=finetune, epochs=epochs, seed=seed,
         )  # fmt: skip
 
@@ -329,6 +373,23 @@ class Client:
 
         net = self.load(spec, project=project)
         return evaluate_on(net, data_for(net, dataset, data_dir), split)
+
+
+def composite_folder(name: str, out: Path | str | None = None) -> Path:
+    """The folder a composite named `name` is written to: `out`, or ./<name's last part>; refused
+    (UsageError) when it is a file, or a non-empty folder that is not already package `name`."""
+    from nnpm.package.naming import PackageName
+
+    package = PackageName.parse(name)
+    folder = Path(out).expanduser() if out is not None else Path(package.name)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder", hint="write the composite to a folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file() or Manifest.read(manifest).name != package:
+            raise UsageError(f"folder {folder} is not empty and does not hold package {package}",
+                             hint="name a new or empty folder (--out): every file in it becomes part of the package")  # fmt: skip
+    return folder
 
 
 def _folders_near(specs: Sequence[str | Path]) -> list[Path]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import sys
 
 import click
 
 from nnpm._version import __version__
+from nnpm.cli.output import click_error, print_error, wants_json, with_global_options
 from nnpm.errors import NnpmError
 
 #: command name -> "module:attribute" of its click command.
@@ -50,7 +52,7 @@ class LazyGroup(click.Group):
         if target is None or not self._available(name):
             return None
         module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return with_global_options(getattr(importlib.import_module(module), attr))
 
     @staticmethod
     def _available(name: str) -> bool:
@@ -71,7 +73,7 @@ SHORT_HELP = {
     "publish": "Publish a packed package directory to a registry.",
     "install": "Install packages (or everything nnpm.toml / nnpm.lock asks for).",
     "uninstall": "Remove an installed package (and drop it from nnpm.toml).",
-    "lock": "Resolve nnpm.toml and write nnpm.lock without installing.",
+    "lock": "Resolve nnpm.toml, install what it needs and write nnpm.lock.",
     "verify": "Re-hash every installed file; non-zero exit on any mismatch.",
     "list": "List installed packages.",
     "search": "Search a registry.",
@@ -89,37 +91,49 @@ SHORT_HELP = {
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnpm")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
-@click.option("--offline", is_flag=True, help="Never touch the network (same as NNPM_OFFLINE=1).")
-@click.pass_context
-def cli(ctx: click.Context, quiet: bool, offline: bool) -> None:
+def cli() -> None:
     """nnpm: publish, install, resolve and compose neural-network modules.
+
+    -q and --offline work before or after the command (`nnpm -q install x`, `nnpm install x -q`).
+    With --json, results (and errors) are one JSON document on stdout.
 
     Exit codes: 0 success, 1 error, 2 bad usage, 3 integrity failure (a hash differs),
     4 not found, 5 unresolvable requirements.
     """
-    ctx.ensure_object(dict)
-    ctx.obj["quiet"] = quiet
-    if offline:
-        os.environ["NNPM_OFFLINE"] = "1"
+
+
+with_global_options(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning any NnpmError into one line on stderr and its exit code."""
+    """Entry point: run the CLI, turning any error into one line on stderr (and, with --json, an
+    {"error": ...} object on stdout) and its documented exit code."""
     os.environ.setdefault("NNPM_HUB_TIMEOUT", "30")  # a hung Hub must not hang the CLI
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
     try:
-        cli.main(args=argv, prog_name="nnpm", standalone_mode=False)
+        cli.main(args=args, prog_name="nnpm", standalone_mode=False)
     except NnpmError as exc:
-        click.echo(f"nnpm: error: {exc.one_line()}", err=True)
+        print_error(exc.to_dict(), as_json=as_json)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("nnpm: aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # plain `nnpm`: the help, as click prints it
         exc.show()
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        error = click_error(exc)
+        print_error(error, as_json=as_json)
+        sys.exit(error["exit_code"])
+    except click.exceptions.Abort:
+        _interrupted("aborted", as_json)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("nnpm: interrupted", err=True)
-        sys.exit(130)
+        _interrupted("interrupted", as_json)
+
+
+def _interrupted(what: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": {"type": "Interrupted", "message": what, "where": None, "hint": None,
+                                         "exit_code": 130}}))  # fmt: skip
+    click.echo(f"nnpm: {what}", err=True)
+    sys.exit(130)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from nnpm.cli.output import emit_json, info, json_option
+from nnpm.cli.output import emit_json, json_option
+from nnpm.cli.params import refuse
 
 
 @click.command()
 @click.argument("model_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Directory for the module packages."
-)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder for the module package folders.")  # fmt: skip
 @click.option("--mode", type=click.Choice(["refit", "paper"]), default="refit", show_default=True,
               help="refit: our rolled mode (calibrated, refit output); paper: the reported rolled method.")  # fmt: skip
 @click.option(
@@ -44,26 +44,39 @@ from nnpm.cli.output import emit_json, info, json_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--data-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     default=None,
     help="Override the dataset folder recorded at training.",
 )
 @click.option(
     "--embedding-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     default=None,
     help="Where the embedding package's directory is.",
 )
 @json_option
-def decompose(**opts) -> None:
+@click.pass_context
+def decompose(ctx, **opts) -> None:
     """Decompose a trained RNN model package into one module package per class or target language."""
     from nnpm.cli.train import TqdmReporter
     from nnpm.science.rnn.cli_support import decompose_command
 
+    if opts["mode"] != "refit":
+        refuse(ctx, "refit_sequences", "applies only with --mode refit")
     as_json = opts.pop("as_json")
     summary = decompose_command(reporter=TqdmReporter(), **opts)
+    summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)
-    else:
-        for line in summary["lines"]:
-            info(line)
+        return
+    figures = [
+        f"{key.replace('_', ' ')} {summary[key]:.4f}" for key in _FIGURES if summary.get(key) is not None
+    ]
+    click.echo(f"decomposed {summary['model']} into {len(summary['modules'])} modules in {summary['seconds']:.1f}s "
+               f"({opts['mode']})" + (f"; {', '.join(figures)}" if figures else ""))  # fmt: skip
+    for m in summary["modules"]:
+        click.echo(f"  {m['name']}: {m['retained']}/{m['total']} units -> {m['dir']}")
+
+
+#: Figures a decomposition may report, in the order they are printed.
+_FIGURES = ("composed_accuracy", "composed_bleu4", "model_bleu4")

@@ -8,6 +8,8 @@ import click
 
 from nnpm.cli.output import emit_json, info, is_quiet, json_option
 from nnpm.cli.package import registry_option
+from nnpm.cli.params import refuse
+from nnpm.errors import UsageError
 
 
 def _reporter():
@@ -43,19 +45,34 @@ def _reporter():
     return CliReporter()
 
 
+def _installed_json(packages) -> list[dict]:
+    return [{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
+             "path": str(p.path)} for p in packages]  # fmt: skip
+
+
 @click.command()
 @click.argument("packages", nargs=-1)
 @registry_option
 @click.option("--frozen", is_flag=True, help="Install exactly nnpm.lock; fail if it is missing or stale.")
 @click.option("--force", is_flag=True, help="Fetch again even if the store already has the package.")
 @click.option("--pre", is_flag=True, help="Allow pre-release versions.")
-@click.option("--no-save", is_flag=True, help="Do not record the packages in nnpm.toml / nnpm.lock.")
+@click.option("--no-save", is_flag=True, help="Do not record the named packages in nnpm.toml / nnpm.lock.")
 @json_option
-def install(packages, registry, frozen, force, pre, no_save, as_json) -> None:
+@click.pass_context
+def install(ctx, packages, registry, frozen, force, pre, no_save, as_json) -> None:
     """Install PACKAGES (`ns/name`, `ns/name==1.0.0`, 'ns/name>=1,<2'), or, with none, what nnpm.lock
     (or nnpm.toml) asks for. Inside a project the packages are added to nnpm.toml and nnpm.lock."""
     from nnpm import api
 
+    if frozen:
+        if packages:
+            raise UsageError("--frozen installs only what nnpm.lock says; it cannot add packages",
+                             where=ctx.command_path, hint="drop --frozen, or the package names")  # fmt: skip
+        for name in ("registry", "pre"):
+            refuse(ctx, name, "does not apply with --frozen: nnpm.lock names every version and registry")
+    if not packages:
+        refuse(ctx, "no_save", "applies only to packages named on the command line",
+               hint="drop --no-save, or name the packages to install without recording them")  # fmt: skip
     reporter = _reporter()
     try:
         result = api.install(
@@ -67,25 +84,30 @@ def install(packages, registry, frozen, force, pre, no_save, as_json) -> None:
     if result.project is not None:
         info(f"{len(result.packages)} package(s) locked in {result.project.lock_file}")
     if as_json:
-        emit_json([{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
-                    "path": str(p.path)} for p in result.packages])  # fmt: skip
+        emit_json(_installed_json(result.packages))
 
 
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
-def uninstall(packages) -> None:
+@json_option
+def uninstall(packages, as_json) -> None:
     """Remove installed packages (every version) and drop them from nnpm.toml / nnpm.lock."""
     from nnpm import api
 
-    for pkg in api.uninstall(packages):
+    removed = api.uninstall(packages)
+    for pkg in removed:
         info(f"removed {pkg.name}=={pkg.version}")
+    if as_json:
+        emit_json(_installed_json(removed))
 
 
 @click.command()
 @registry_option
 @click.option("--pre", is_flag=True, help="Allow pre-release versions.")
-def lock(registry, pre) -> None:
-    """Resolve nnpm.toml and write nnpm.lock."""
+@json_option
+def lock(registry, pre, as_json) -> None:
+    """Resolve nnpm.toml, install every package the resolution needs into the store (the lock records
+    their sha256 from the installed, hash-checked files) and write nnpm.lock."""
     from nnpm import api
 
     reporter = _reporter()
@@ -95,18 +117,24 @@ def lock(registry, pre) -> None:
         reporter.close()
     for pkg in result.packages:
         info(f"locked {pkg.name}=={pkg.version} ({pkg.registry})")
+    if as_json:
+        emit_json([{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
+                    "revision": p.revision} for p in result.packages])  # fmt: skip
 
 
 @click.command()
 @json_option
 def verify(as_json) -> None:
-    """Re-hash every installed file against its manifest. Exit code 3 on any mismatch."""
+    """Re-hash every installed file against its manifest. Exit code 3 on any mismatch.
+
+    With --json: {"verified": N, "problems": [{"package", "problem"}]}, and still exit code 3."""
     from nnpm import api
     from nnpm.errors import IntegrityError
 
     problems = api.verify()
     if as_json:
-        emit_json([{"package": p.package, "problem": p.what} for p in problems])
+        emit_json({"verified": len(api.list_installed()),
+                   "problems": [{"package": p.package, "problem": p.what} for p in problems]})  # fmt: skip
     for problem in problems:
         click.echo(f"nnpm: mismatch: {problem.package}: {problem.what}", err=True)
     if problems:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from nnpm.cli import params
 from nnpm.cli.output import emit_json, info, is_quiet, json_option
+from nnpm.errors import UsageError
 
 
 @click.group()
@@ -50,15 +52,32 @@ class TqdmReporter:
             self.bar.close()
 
 
+def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """auto, cpu, cuda or cuda:N (and any other device torch knows), refused now when it cannot be used."""
+    import torch
+
+    if value == "auto":
+        return value
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"unknown device {value!r}", where="--device", hint="use auto, cpu or cuda"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(
+            "no CUDA device is available here", where="--device", hint="use --device cpu (or auto)"
+        )
+    return value
+
+
 @modularize.command("cnn")
 @click.option("--arch", default="simcnn", show_default=True, help="vgg16, resnet18, simcnn or rescnn.")
 @click.option("--width", type=float, default=0.25, show_default=True, help="Width multiplier of every layer.")
-@click.option(
-    "--dataset", default="digits", show_default=True, help="digits, mnist, fashion-mnist, cifar10, svhn."
-)
-@click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None, help="Folder with the dataset's files."
-)
+@click.option("--dataset", default="digits", show_default=True, callback=params.image_dataset,
+              help="digits (bundled), mnist, fashion-mnist, cifar10, svhn.")  # fmt: skip
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder with the dataset's files (not for digits, which is bundled).")  # fmt: skip
 @click.option("--epochs", type=int, default=20, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
@@ -75,88 +94,44 @@ class TqdmReporter:
     "--tau", type=float, default=0.9, show_default=True, help="Kernel frequency threshold, in (0, 1]."
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--val-fraction", type=float, default=0.1, show_default=True, help="Validation share of training data."
-)
-@click.option("--shift", type=int, default=0, show_default=True, help="Augmentation: random shift in pixels.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Validation share of training data.")  # fmt: skip
+@click.option("--shift", type=click.IntRange(0), default=0, show_default=True,
+              help="Augmentation: random shift in pixels.")  # fmt: skip
 @click.option("--flip", is_flag=True, help="Augmentation: random horizontal flips.")
-@click.option(
-    "--pad", type=int, default=0, show_default=True, help="Zero-pad inputs by this many pixels per side."
-)
-@click.option(
-    "--resize", type=int, default=0, show_default=True, help="Resize inputs to this size first (0: no)."
-)
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda.")
-@click.option("--namespace", default="local", show_default=True)
-@click.option("--version", "version", default="1.0.0", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
+@click.option("--pad", type=click.IntRange(0), default=0, show_default=True,
+              help="Zero-pad inputs by this many pixels per side.")  # fmt: skip
+@click.option("--resize", type=click.IntRange(0), default=0, show_default=True,
+              help="Resize inputs to this size first (0: no).")  # fmt: skip
+@click.option("--device", default="auto", show_default=True, callback=_device,
+              help="auto (CUDA when present), cpu or cuda.")  # fmt: skip
+@click.option("--namespace", default="local", show_default=True, callback=params.namespace)
+@click.option("--version", "version", default="1.0.0", show_default=True, callback=params.version)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build"), show_default=True,
+              help="Folder for the package folders and results.json.")  # fmt: skip
 @click.option("--resume", is_flag=True, help="Continue from the checkpoints in OUT/.checkpoints.")
 @json_option
-def cnn(
-    arch,
-    width,
-    dataset,
-    data_dir,
-    epochs,
-    batch_size,
-    lr,
-    generator_lr_scale,
-    alpha,
-    beta,
-    tau,
-    seed,
-    val_fraction,
-    shift,
-    flip,
-    pad,
-    resize,
-    device,
-    namespace,
-    version,
-    out,
-    resume,
-    as_json,
-) -> None:
+@click.pass_context
+def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, alpha, beta, tau, seed,
+        val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume, as_json) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
-    OUT/<arch> (kind model) and OUT/<class>-module packages and OUT/results.json."""
-    from nnpm.datasets.images import load_image_dataset
-    from nnpm.science.cnn.mwt import architecture
-    from nnpm.science.cnn.mwt import modularize as run
+    OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
+    from nnpm import api
     from nnpm.science.cnn.train import TrainConfig
 
-    cfg = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        generator_lr_scale=generator_lr_scale,
-        alpha=alpha,
-        beta=beta,
-        tau=tau,
-        seed=seed,
-        shift=shift,
-        flip=flip,
-        device=device,
-    )
-    data = load_image_dataset(dataset, data_dir, seed=seed, val_fraction=val_fraction)
-    architecture(arch, data, width, gated=True, pad=pad, resize=resize)
-    report = run(
-        data,
-        arch,
-        width,
-        cfg,
-        out,
-        namespace,
-        version=version,
-        pad=pad,
-        resize=resize,
-        resume=resume,
-        reporter=TqdmReporter(),
-    )
-    if as_json:
-        emit_json(report.to_dict())
-        return
+    if dataset == "digits":
+        params.refuse(ctx, "data_dir", "does not apply to digits, which is bundled with nnpm")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, generator_lr_scale=generator_lr_scale,
+                         alpha=alpha, beta=beta, tau=tau, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
+    report = api.modularize(
+        out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
+        version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmReporter(),
+    )  # fmt: skip
     d = report.to_dict()
-    info(f"{arch} width {width} on {dataset}: {epochs} epochs, seed {seed}; {data.split_note}")
+    if as_json:
+        emit_json(d)
+        return
+    info(f"{arch} width {width} on {dataset}: {epochs} epochs, seed {seed}; {report.split_note}")
     click.echo(
         f"standard accuracy {100 * report.standard_accuracy:.2f}%  modular {100 * report.modular_accuracy:.2f}%"
         f"  loss {report.loss_points:.2f} points  mean KRR {100 * report.mean_krr:.2f}%"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nnpm.cli.output import emit_json, json_option
+from nnpm.cli.output import emit_json, info, json_option
 from nnpm.cli.package import registry_option
 
 
@@ -14,21 +14,35 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _corrupt_records(store) -> list:
+    """Install records the store cannot read, where the store can tell (see `Store.corrupt_records`)."""
+    find = getattr(store, "corrupt_records", None)
+    return list(find()) if callable(find) else []
+
+
 @click.command("list")
 @json_option
 def list_(as_json: bool) -> None:
-    """List installed packages."""
-    from nnpm.store.store import Store
+    """List installed packages, and warn about install records that cannot be read."""
+    from nnpm.store.store import Store  # not nnpm.api: `nnpm list` must start fast
 
-    packages = Store().installed()
+    store = Store()
+    packages, corrupt = store.installed(), _corrupt_records(store)
     if as_json:
-        emit_json([{"package": str(p.name), "version": str(p.version), "sha256": p.sha256, "registry": p.registry,
-                    "revision": p.revision, "path": str(p.path)} for p in packages])  # fmt: skip
-    elif packages:
+        emit_json({
+            "packages": [{"package": str(p.name), "version": str(p.version), "sha256": p.sha256,
+                          "registry": p.registry, "revision": p.revision, "path": str(p.path)} for p in packages],
+            "corrupt": [{"path": str(c.path), "problem": c.what} for c in corrupt],
+        })  # fmt: skip
+        return
+    if packages:
         _table([(str(p.name), str(p.version), p.registry, p.sha256[:12]) for p in packages],
                ("package", "version", "registry", "sha256"))  # fmt: skip
     else:
-        click.echo("no packages installed", err=True)
+        info("no packages installed")
+    for record in corrupt:
+        click.echo(f"nnpm: warning: {record.path}: {record.what} (hint: `nnpm verify` checks the store; "
+                   "reinstall the package with `nnpm install --force NAME`)", err=True)  # fmt: skip
 
 
 @click.command()
@@ -47,7 +61,7 @@ def search(query: str, registry: str | None, as_json: bool) -> None:
         _table([(str(i.name), str(i.version), i.kind, i.description[:60]) for i in found],
                ("package", "latest", "kind", "description"))  # fmt: skip
     else:
-        click.echo(f"no package matches {query!r}", err=True)
+        info(f"no package matches {query!r}")
 
 
 @click.command()
@@ -55,19 +69,24 @@ def search(query: str, registry: str | None, as_json: bool) -> None:
 @registry_option
 @json_option
 def show(spec: str, registry: str | None, as_json: bool) -> None:
-    """Show a package (`ns/name` or `ns/name==1.0.0`): manifest, versions, dependencies."""
+    """Show a package (`ns/name`, `ns/name==1.0.0`, or a package directory `./dir`): manifest,
+    versions, dependencies. A directory's own manifest is shown; no registry is asked."""
     from nnpm import api
 
     details = api.show(spec, registry=registry)
     m = details.manifest
     if as_json:
-        emit_json({"registry": details.registry, "versions": [str(v.version) for v in details.versions],
-                   "installed": [str(v) for v in details.installed], "sha256": m.digest(), "manifest": m.to_dict()})  # fmt: skip
+        emit_json({"registry": details.registry, "directory": details.directory and str(details.directory),
+                   "versions": [str(v.version) for v in details.versions],
+                   "installed": [str(v) for v in details.installed], "sha256": m.digest(),
+                   "forward": details.forward, "manifest": m.to_dict()})  # fmt: skip
         return
-    click.echo(f"{m.name} {m.version} ({m.kind}) from registry {details.registry}")
+    where = f"in directory {details.directory}" if details.directory else f"from registry {details.registry}"
+    click.echo(f"{m.name} {m.version} ({m.kind}) {where}")
     if m.description:
         click.echo(f"  {m.description}")
-    click.echo(f"  versions: {', '.join(str(v.version) for v in details.versions)}")
+    if details.versions:
+        click.echo(f"  versions: {', '.join(str(v.version) for v in details.versions)}")
     if details.installed:
         click.echo(f"  installed: {', '.join(str(v) for v in details.installed)}")
     if m.source.model:
@@ -76,19 +95,9 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
         click.echo(f"  classes: {', '.join(m.source.classes)}")
     if m.architecture:
         click.echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
-    if m.kind == "composite" and m.architecture:
-        params = m.architecture.params
-        if params.get("rule") == "route-by-language":
-            click.echo(
-                f"  forward: each request routed to the module serving its language ({len(params['modules'])} modules)"
-            )
-        elif params.get("forward") == "fused":
-            click.echo(f"  forward: one fused pass over the union of kernels of {params['fused_source']} when it is "
-                       f"installed, else the {len(params['modules'])} modules batched")  # fmt: skip
-        else:
-            click.echo(
-                f"  forward: the {len(params.get('modules', []))} modules batched (they share no source model)"
-            )
+    forward = details.forward
+    if forward is not None:
+        click.echo(f"  forward: {_FORWARD[forward['mode']].format(**forward)}")
     if m.metrics.retained is not None and m.metrics.total:
         click.echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
     if m.metrics.accuracy:
@@ -100,6 +109,15 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
         )
     for rel, entry in m.files.items():
         click.echo(f"  file {rel}: {entry.size} bytes, sha256 {entry.sha256[:12]}")
+
+
+#: `PackageDetails.forward` in words.
+_FORWARD = {
+    "routed": "each request routed to the module serving its language ({modules} modules)",
+    "fused": "one fused pass over the union of kernels of {fused_source} when it is installed, "
+    "else the {modules} modules batched",
+    "batched": "the {modules} modules batched (they share no source model)",
+}
 
 
 @click.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from nnpm.cli.output import emit_json, info, json_option
+from nnpm.errors import UsageError
 
 
 @click.group()
@@ -12,9 +13,17 @@ def registry() -> None:
     """Manage named registries ($NNPM_HOME/config.toml). "local" is the embedded default."""
 
 
+def _url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
+    """The URL forms `add_registry` accepts, checked while parsing: another is bad usage (exit 2)."""
+    if not url.startswith(("hf://", "file://", "/", "~")):
+        raise UsageError(f"unsupported registry URL {url!r}", where="nnpm registry add",
+                         hint="use an absolute directory path, file:///path, or hf://<hub-namespace>")  # fmt: skip
+    return url
+
+
 @registry.command("add")
 @click.argument("name")
-@click.argument("url")
+@click.argument("url", callback=_url)
 @click.option("--endpoint", help="Hub API endpoint for hf:// registries (default: the client's HF_ENDPOINT).")
 @click.option(
     "--default", "make_default", is_flag=True, help="Use this registry when --registry is not given."
@@ -22,6 +31,10 @@ def registry() -> None:
 def add(name: str, url: str, endpoint: str | None, make_default: bool) -> None:
     """Add registry NAME at URL: a directory (or file:///path) or hf://<hub-namespace>."""
     from nnpm.registry.config import add_registry
+
+    if endpoint and not url.startswith("hf://"):
+        raise UsageError(f"--endpoint applies only to hf:// registries, not {url}", where="nnpm registry add",
+                         hint="drop --endpoint: a directory registry has no API endpoint")  # fmt: skip
 
     cfg = add_registry(name, url, endpoint=endpoint, make_default=make_default)
     info(f"added registry {cfg.name} -> {cfg.url}" + (" (default)" if make_default else ""))

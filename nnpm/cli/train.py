@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from nnpm.cli.output import emit_json, info, is_quiet, json_option
+from nnpm.cli import params
+from nnpm.cli.output import emit_json, is_quiet, json_option
+from nnpm.errors import UsageError
 
 
 class TqdmReporter:
@@ -39,36 +41,42 @@ def train() -> None:
     """Train a monolithic model and package it."""
 
 
+def _embedding_spec(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """NAME==VERSION, exactly one version: the embedding a new model is trained on."""
+    from nnpm.package.naming import Requirement
+
+    if value is not None:
+        req = Requirement.parse(value, where="--embedding")
+        if len(req.specifier) != 1 or next(iter(req.specifier)).operator != "==":
+            raise UsageError(f"{value!r} is not NAME==VERSION", where="--embedding",
+                             hint="e.g. --embedding brown/embedding==1.0.0")  # fmt: skip
+    return value
+
+
 @train.command("rnn")
 @click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="lstm", show_default=True)
 @click.option("--layers", type=click.IntRange(1, 4), default=1, show_default=True)
 @click.option("--hidden", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--embedding-dim", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--embedding-dim", type=click.IntRange(1), default=100, show_default=True,
+              help="Width of a new embedding (an existing one, --embedding, has its own).")  # fmt: skip
 @click.option("--task", type=click.Choice(["tag", "classify", "translate"]), required=True)
-@click.option("--dataset", required=True, help="brown, chatterbot-lang, chatterbot-topic or num2words")
-@click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=None, help="Brown: a folder in NLTK layout."
-)
+@click.option("--dataset", required=True, callback=params.text_dataset,
+              help="brown (tag), chatterbot-lang or chatterbot-topic (classify), num2words (translate).")  # fmt: skip
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="brown: a folder in NLTK layout (the other datasets come with their Python packages).")  # fmt: skip
 @click.option("--languages", default=None, help="translate: target languages, e.g. fr,de,it")
-@click.option("--namespace", required=True, help="Namespace of the packages written.")
 @click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Directory for the package directories."
+    "--namespace", required=True, callback=params.namespace, help="Namespace of the packages written."
 )
-@click.option(
-    "--embedding",
-    "embedding_spec",
-    default=None,
-    help="Train on an existing embedding package, NAME==VERSION (kept frozen).",
-)
-@click.option(
-    "--embedding-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where that embedding package's directory is.",
-)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the package folders.")  # fmt: skip
+@click.option("--embedding", "embedding_spec", default=None, callback=_embedding_spec,
+              help="Train on an existing embedding package, NAME==VERSION (kept frozen).")  # fmt: skip
+@click.option("--embedding-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Where that embedding package's directory is (with --embedding).")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--max-len", type=click.IntRange(2), default=None, help="Longest sequence (default: the dataset's)."
@@ -76,16 +84,32 @@ def train() -> None:
 @click.option(
     "--limit", type=click.IntRange(1), default=None, help="Use a stratified subset of this many sequences."
 )
-@click.option("--version", "version", default="1.0.0", show_default=True)
+@click.option("--version", "version", default="1.0.0", show_default=True, callback=params.version)
 @json_option
-def rnn(**opts) -> None:
+@click.pass_context
+def rnn(ctx, **opts) -> None:
     """Train a vanilla RNN, LSTM or GRU on an embedding; write <out>/embedding and <out>/<cell>-<role>."""
-    from nnpm.science.rnn.cli_support import train_command
+    from nnpm.science.rnn.cli_support import TASK_OF, train_command
 
+    task, dataset = opts["task"], opts["dataset"]
+    if TASK_OF[dataset] != task:
+        raise UsageError(f"dataset {dataset!r} is for --task {TASK_OF[dataset]}, not {task}",
+                         where=ctx.command_path, hint=f"pass --task {TASK_OF[dataset]}")  # fmt: skip
+    if task != "translate":
+        params.refuse(ctx, "languages", "applies only with --task translate")
+    if dataset == "brown" and opts["data_dir"] is None:
+        raise UsageError("brown needs --data-dir: a folder in NLTK layout", where=ctx.command_path,
+                         hint="README.md says how to get the Brown corpus")  # fmt: skip
+    if dataset != "brown":
+        params.refuse(ctx, "data_dir", f"does not apply to {dataset}, which comes with its Python package")
+    if not opts["embedding_spec"]:
+        params.refuse(ctx, "embedding_dir", "applies only with --embedding")
     as_json = opts.pop("as_json")
     summary = train_command(reporter=TqdmReporter(), **opts)
+    summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)
-    else:
-        for line in summary["lines"]:
-            info(line)
+        return
+    click.echo(f"trained {summary['model']}: test {summary['metric']} {summary['accuracy']:.4f}")
+    click.echo(f"  model -> {summary['model_dir']}")
+    click.echo(f"  embedding {summary['embedding']} (sha256 {summary['embedding_sha256'][:12]})")
