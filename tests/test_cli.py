@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,26 @@ def test_a_broken_package_is_refused_by_publish_in_one_line_and_the_registry_is_
     assert code != 0 and err.startswith("nnpm: error: ") and err.count("\n") == 1
     assert fragment in err and "hint:" in err
     assert not (nnpm_home / "registry" / "index.json").exists()
+
+
+def test_list_reports_a_corrupt_install_record_in_a_warning_line_and_in_json(tmp_path, capsys):
+    from nnpm.store.store import RECORD_NAME
+
+    for name in ("digits/mlp", "digits/bad"):
+        run(capsys, "publish", str(make_package(tmp_path / name, name, "1.0.0")))
+        run(capsys, "install", name, "--no-save")
+    code, out, _ = run(capsys, "list", "--json")
+    bad = next(p for p in json.loads(out)["packages"] if p["package"] == "digits/bad")
+    record = Path(bad["path"]) / RECORD_NAME
+    record.chmod(0o644)
+    record.write_text("{not json")
+    code, out, err = run(capsys, "list")
+    assert code == 0 and "digits/mlp" in out and "digits/bad" not in out
+    assert err.startswith("nnpm: warning: digits/bad==1.0.0: corrupt install record") and err.count("\n") == 1
+    assert "hint: reinstall it with `nnpm install --force 'digits/bad==1.0.0'`" in err
+    code, out, _ = run(capsys, "list", "--json")
+    listed = json.loads(out)
+    assert [p["package"] for p in listed["packages"]] == ["digits/mlp"]
+    assert [(c["package"], c["path"]) for c in listed["corrupt"]] == [("digits/bad==1.0.0", str(record))]
+    code, out, _ = run(capsys, "verify", "--json")
+    assert code == 3 and "digits/bad==1.0.0" in [p["package"] for p in json.loads(out)["problems"]]

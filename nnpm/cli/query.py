@@ -14,12 +14,6 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _corrupt_records(store) -> list:
-    """Install records the store cannot read, where the store can tell (see `Store.corrupt_records`)."""
-    find = getattr(store, "corrupt_records", None)
-    return list(find()) if callable(find) else []
-
-
 @click.command("list")
 @json_option
 def list_(as_json: bool) -> None:
@@ -27,12 +21,12 @@ def list_(as_json: bool) -> None:
     from nnpm.store.store import Store  # not nnpm.api: `nnpm list` must start fast
 
     store = Store()
-    packages, corrupt = store.installed(), _corrupt_records(store)
+    packages, corrupt = store.installed(), store.corrupt_records()
     if as_json:
         emit_json({
             "packages": [{"package": str(p.name), "version": str(p.version), "sha256": p.sha256,
                           "registry": p.registry, "revision": p.revision, "path": str(p.path)} for p in packages],
-            "corrupt": [{"path": str(c.path), "problem": c.what} for c in corrupt],
+            "corrupt": [{"package": c.package, "problem": c.what, "path": c.path and str(c.path)} for c in corrupt],
         })  # fmt: skip
         return
     if packages:
@@ -41,8 +35,8 @@ def list_(as_json: bool) -> None:
     else:
         info("no packages installed")
     for record in corrupt:
-        click.echo(f"nnpm: warning: {record.path}: {record.what} (hint: `nnpm verify` checks the store; "
-                   "reinstall the package with `nnpm install --force NAME`)", err=True)  # fmt: skip
+        click.echo(f"nnpm: warning: {record.package}: {record.what} (hint: reinstall it with "
+                   f"`nnpm install --force '{record.package}'`, or remove it with `nnpm uninstall`)", err=True)  # fmt: skip
 
 
 @click.command()

@@ -126,3 +126,64 @@ def test_modules_of_one_installed_model_run_one_fused_forward_exact_to_the_model
 def test_without_the_source_model_installed_the_composite_runs_its_modules_batched(digits_modules):
     api.uninstall(["digits/simcnn"], project=False)
     assert compose("digits/digit-3-module", "digits/digit-8-module", project=False).mode == "batched"
+
+
+def test_a_fresh_composite_directory_can_be_shown_composed_evaluated_and_used_as_a_replacement(
+    digits_modules, workdir, capsys
+):
+    import json
+    import shutil
+
+    from nnpm.cli import main
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    # --name is the package, --out the folder (default: ./<name's last part>)
+    assert (
+        cli("compose", "digits/digit-3-module", "digits/digit-8-module", "--name", "mine/three-eight", "-q")[
+            0
+        ]
+        == 0
+    )
+    assert (workdir / "three-eight" / "nnpm.toml").is_file()
+    code, out, _ = cli("show", "./three-eight", "--json")
+    shown = json.loads(out)
+    assert (
+        code == 0 and shown["registry"] is None and shown["manifest"]["package"]["name"] == "mine/three-eight"
+    )
+    assert shown["forward"] == {"mode": "fused", "modules": 2, "fused_source": "digits/simcnn==1.0.0"}
+    code, out, _ = cli("show", "./three-eight")
+    assert "in directory three-eight" in out and "forward: one fused pass" in out
+    # composed into another composite before it is published
+    code, out, _ = cli("compose", "./three-eight", "digits/digit-5-module", "--name", "mine/three-five-eight",
+                       "--out", "build/tfe", "--dataset", "digits", "--json")  # fmt: skip
+    report = json.loads(out)
+    assert code == 0 and report["classes"] == ["3", "8", "5"] and report["directory"] == "build/tfe"
+    code, out, _ = cli("eval", "./build/tfe", "--json")
+    measured = json.loads(out)
+    assert (
+        code == 0 and measured["passed"] is True and measured["value"] == pytest.approx(measured["claimed"])
+    )
+    # a fresh module directory serves a class through --replace
+    shutil.copytree(digits_modules / "digit-8-module", workdir / "eight")
+    code, _, err = cli("compose", "digits/digit-3-module", "digits/digit-8-module", "--name", "mine/patched",
+                       "--replace", "8=./eight", "--dataset", "digits")  # fmt: skip
+    assert code == 0, err
+    # a non-empty --out that holds another package is refused before any work, with a hint
+    code, _, err = cli("compose", "digits/digit-3-module", "digits/digit-5-module", "--name", "mine/other",
+                       "--out", "three-eight")  # fmt: skip
+    assert code == 2 and "not empty and does not hold package mine/other" in err and "hint:" in err
+    # the same package may be written again over its earlier build
+    assert (
+        cli("compose", "digits/digit-3-module", "digits/digit-8-module", "--name", "mine/three-eight", "-q")[
+            0
+        ]
+        == 0
+    )
