@@ -22,6 +22,7 @@ from packaging.version import Version
 from nnpm.errors import PackageNotFoundError, ResolutionError
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry.base import Registry, VersionInfo
+from nnpm.registry.search import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,10 @@ def resolve(
     for req in requirements:
         if not provider.candidates(req.name):
             names = ", ".join(r.name for r in registries)
-            raise PackageNotFoundError(f"package {req.name} is not in any registry ({names})")
+            raise PackageNotFoundError(
+                f"package {req.name} is not in any registry ({names})",
+                hint=did_you_mean(str(req.name), registries),
+            )
     try:
         result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(
             requirements, max_rounds=2000

@@ -145,3 +145,15 @@ def test_dependencies_cross_registries(tmp_path, project):
         "app/module": "local",
         "base/embedding": "team",
     }
+
+
+def test_a_misspelt_name_is_not_found_with_the_close_name_suggested(tmp_path, project):
+    from nnpm.errors import PackageNotFoundError
+
+    publish(tmp_path, "fmnist/sneaker-module", "1.0.0")
+    publish(tmp_path, "fmnist/bag-module", "1.0.0")
+    with pytest.raises(PackageNotFoundError) as missing:
+        api.install(["fmnist/sneakers-module"])
+    assert missing.value.exit_code == 4
+    assert "did you mean fmnist/sneaker-module?" in missing.value.hint
+    assert "bag-module" not in missing.value.hint
