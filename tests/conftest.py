@@ -24,3 +24,30 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.chdir(path)
     return path
+
+
+# --- the fast lane: `python -m pytest -m "not slow"` ------------------------------------------------
+# A test is slow when it trains a network for more than a few seconds (2 CPU cores). Tests mark
+# themselves with @pytest.mark.slow; the tables below mark the users of shared training fixtures and
+# tests in modules that leave marking to this file, each with what it trains and how long it takes.
+
+#: (test module, or "*" for any, fixture) -> what it trains: every test that uses it is slow.
+TRAINING_FIXTURES = {
+    ("*", "digits_build"): "MwT on digits, 3 epochs, 10 modules (tests/compose/conftest.py): 6-9 s",
+    ("tests/science/test_cnn_pipeline.py", "run"): "standard and modular SimCNN on digits: 5 s",
+}
+#: test node id (without parameters) -> what it trains.
+SLOW_TESTS = {
+    "tests/science/test_rnn_cli.py::test_language_id_modules_from_chatterbot": (
+        "a GRU language identifier on chatterbot-corpus, then 25 modules: 8 s"
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        trains = any(where in ("*", module) and name in fixtures for where, name in TRAINING_FIXTURES)
+        if trains or item.nodeid.split("[")[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
