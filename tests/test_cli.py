@@ -12,6 +12,8 @@ import pytest
 from nnpm.cli import main
 from tests.factories import make_package
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
     try:
@@ -100,15 +102,17 @@ def test_an_unresolvable_install_exits_5(tmp_path, workdir, capsys):
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["list"], ["search", "x"], ["registry", "list"], ["show", "--help"]]
-)
+    "args",
+    [["--help"], ["list"], ["list", "--json"], ["search", "x"], ["registry", "list"], ["show", "--help"],
+     ["show", "./examples/packages/digits-mlp"], ["install", "--bogus", "--json"], ["list", "-q", "--offline"]],
+)  # fmt: skip
 def test_commands_that_run_no_network_never_import_torch(args):
     code = (
         "import sys; from nnpm.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
 
 

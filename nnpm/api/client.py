@@ -200,7 +200,7 @@ class Client:
         if is_path_spec(spec):
             if registry is not None:
                 raise UsageError(f"{spec} is a directory: a registry does not apply", hint="drop --registry")
-            directory = self.locate(spec).path
+            directory = package_folder(spec)
             manifest = Manifest.read(directory / MANIFEST_NAME)
             installed = tuple(p.version for p in self.store.installed() if p.name == manifest.name)
             return PackageDetails(None, (), manifest, installed, directory)
@@ -289,18 +289,7 @@ class Client:
         from nnpm.nn.loader import PackageRef
 
         if is_path_spec(spec):
-            path = Path(spec).expanduser()
-            if not path.is_dir():
-                raise UsageError(
-                    f"no such directory: {spec}",
-                    hint="write a package directory as ./path, an installed package as NAMESPACE/NAME",
-                )
-            if not (path / MANIFEST_NAME).is_file():
-                raise PackageNotFoundError(
-                    f"{spec} is not a package directory (no {MANIFEST_NAME})",
-                    hint="write an installed package as NAMESPACE/NAME, a directory as ./path",
-                )
-            return PackageRef(path)
+            return PackageRef(package_folder(spec))
         pkg = self.resolve_installed(str(spec), project=project)
         return PackageRef(pkg.path, pkg.sha256)
 
@@ -373,6 +362,19 @@ class Client:
 
         net = self.load(spec, project=project)
         return evaluate_on(net, data_for(net, dataset, data_dir), split)
+
+
+def package_folder(spec: str | Path) -> Path:
+    """The package folder a path spec names: UsageError (exit 2) when no such folder exists,
+    PackageNotFoundError (4) when it holds no manifest."""
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"no such directory: {spec}",
+                         hint="write a package directory as ./path, an installed package as NAMESPACE/NAME")  # fmt: skip
+    if not (path / MANIFEST_NAME).is_file():
+        raise PackageNotFoundError(f"{spec} is not a package directory (no {MANIFEST_NAME})",
+                                   hint="write an installed package as NAMESPACE/NAME, a directory as ./path")  # fmt: skip
+    return path
 
 
 def composite_folder(name: str, out: Path | str | None = None) -> Path:
