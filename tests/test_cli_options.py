@@ -337,6 +337,12 @@ def test_lock_help_says_that_it_installs(capsys):
 # --- --out is a folder, --name a package name -----------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["compose", "modularize cnn", "train rnn", "decompose", "quickstart"])
+def test_every_command_that_writes_packages_takes_its_folder_as_out(path):
+    flags = _flags(dict(every_command())[path])
+    assert "--out" in flags and not flags & {"-o", "--output", "--dir"}
+
+
 def test_the_composite_folder_defaults_to_the_name_and_refuses_a_foreign_non_empty_folder(workdir):
     from nnpm.api.client import composite_folder
     from nnpm.errors import UsageError

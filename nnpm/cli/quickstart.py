@@ -12,8 +12,8 @@ from nnpm.cli.package import registry_option
 
 
 @click.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the packages are built.  [default: $NNPM_HOME/quickstart]")  # fmt: skip
+@click.option("--out", "--workdir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder the packages are built in (--workdir: the same).  [default: $NNPM_HOME/quickstart]")  # fmt: skip
 @registry_option
 @json_option
 def quickstart(workdir: Path | None, registry: str | None, as_json: bool) -> None:
