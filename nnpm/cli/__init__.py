@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import sys
 
@@ -133,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _interrupted(what: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"error": {"type": "Interrupted", "message": what, "where": None, "hint": None,
-                                         "exit_code": 130}}))  # fmt: skip
+        import json
+
+        error = {"type": "Interrupted", "message": what, "where": None, "hint": None, "exit_code": 130}
+        click.echo(json.dumps({"error": error}))
     click.echo(f"nnpm: {what}", err=True)
     sys.exit(130)

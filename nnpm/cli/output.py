@@ -6,7 +6,6 @@ work before or after the subcommand (`nnpm -q install x`, `nnpm install x -q`).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -27,6 +26,8 @@ def info(message: str) -> None:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
@@ -95,6 +96,8 @@ def wants_json(args: list[str]) -> bool:
 def print_error(error: dict[str, Any], *, as_json: bool) -> None:
     """One line on stderr, always; with --json also `{"error": {...}}` on stdout, where the result would go."""
     if as_json:
+        import json
+
         click.echo(json.dumps({"error": error}))
     head = f"{error['where']}: {error['message']}" if error.get("where") else error["message"]
     click.echo(" ".join(f"nnpm: error: {head} (hint: {error['hint']})".split()), err=True)
@@ -104,7 +107,7 @@ def click_error(exc: click.ClickException) -> dict[str, Any]:
     """A click parsing error (unknown option, bad value, missing argument) in nnpm's error shape."""
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "nnpm"
-    message = " ".join(exc.format_message().split())
+    message = " ".join(exc.format_message().split()).removesuffix(".")
     if message[:1].isupper() and message[1:2].islower():
         message = message[0].lower() + message[1:]
     is_usage = isinstance(exc, click.UsageError)
