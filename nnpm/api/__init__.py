@@ -7,8 +7,9 @@ call; `nnpm.Client(home=..., registries=..., offline=...)` makes one that does n
 from __future__ import annotations
 
 from nnpm.api.client import Client, PackageDetails, is_path_spec
-from nnpm.api.installing import InstallResult, Reporter
+from nnpm.api.installing import InstallResult
 from nnpm.api.science import decompose, modularize
+from nnpm.progress import Progress
 
 default_client = Client()
 
@@ -32,7 +33,7 @@ __all__ = [
     "Client",
     "InstallResult",
     "PackageDetails",
-    "Reporter",
+    "Progress",
     "compose",
     "compose_package",
     "decompose",

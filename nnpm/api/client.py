@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from nnpm.api import installing, science
-from nnpm.api.installing import InstallResult, Reporter
+from nnpm.api.installing import InstallResult
 from nnpm.config import Settings
 from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import Requirement
+from nnpm.progress import NULL, Progress
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.resolve.lock import Lock, read_lock
@@ -239,7 +240,7 @@ class Client:
         frozen: bool = False,
         force: bool = False,
         prereleases: bool = False,
-        reporter: Reporter | None = None,
+        reporter: Progress | None = None,
         project: Project | Path | bool | None = None,
     ) -> InstallResult:
         """Install packages and record them in the project, like `npm install`.
@@ -252,15 +253,13 @@ class Client:
         """
         return installing.install(
             self, requirements, registry=registry, frozen=frozen, force=force, prereleases=prereleases,
-            reporter=reporter or Reporter(), project=self.project(project),
+            reporter=reporter or NULL, project=self.project(project),
         )  # fmt: skip
 
     def lock(self, *, registry: str | None = None, prereleases: bool = False,
-             reporter: Reporter | None = None) -> Lock:  # fmt: skip
+             reporter: Progress | None = None) -> Lock:  # fmt: skip
         """Resolve the project's nnpm.toml and write nnpm.lock, installing what the lock needs."""
-        return installing.lock(
-            self, registry=registry, prereleases=prereleases, reporter=reporter or Reporter()
-        )
+        return installing.lock(self, registry=registry, prereleases=prereleases, reporter=reporter or NULL)
 
     def uninstall(
         self, names: Sequence[str], *, project: Project | Path | bool | None = None

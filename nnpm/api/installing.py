@@ -14,12 +14,8 @@ from nnpm.registry import config as registry_config
 from nnpm.registry.base import VersionInfo
 from nnpm.resolve.lock import Lock, LockedPackage, canonical_requires, read_lock, write_lock
 from nnpm.resolve.project import Project, set_requirements
-from nnpm.resolve.resolver import Resolution, ResolveReporter, resolve
-from nnpm.store.store import InstalledPackage, InstallReporter, Store
-
-
-class Reporter(ResolveReporter, InstallReporter):
-    """Progress hooks for a whole install; subclass it to draw progress bars."""
+from nnpm.resolve.resolver import Resolution, resolve
+from nnpm.store.store import InstalledPackage, Store
 
 
 @dataclass(frozen=True)

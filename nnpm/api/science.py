@@ -66,8 +66,8 @@ def decompose(
     reporter=None,
 ) -> dict[str, Any]:
     """Cut a trained RNN model package into one module package per class or target language."""
+    from nnpm.progress import NULL
     from nnpm.science.rnn.cli_support import decompose_command
-    from nnpm.science.rnn.progress import NULL
 
     return decompose_command(
         model_dir=Path(model_dir), out=Path(out), mode=mode, cap=cap, positives=positives, pool=pool,

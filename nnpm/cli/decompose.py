@@ -58,13 +58,13 @@ from nnpm.cli.params import refuse
 @click.pass_context
 def decompose(ctx, **opts) -> None:
     """Decompose a trained RNN model package into one module package per class or target language."""
-    from nnpm.cli.train import TqdmReporter
+    from nnpm.cli.progress import TqdmProgress
     from nnpm.science.rnn.cli_support import decompose_command
 
     if opts["mode"] != "refit":
         refuse(ctx, "refit_sequences", "applies only with --mode refit")
     as_json = opts.pop("as_json")
-    summary = decompose_command(reporter=TqdmReporter(), **opts)
+    summary = decompose_command(reporter=TqdmProgress(), **opts)
     summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)

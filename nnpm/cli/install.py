@@ -6,43 +6,17 @@ import sys
 
 import click
 
-from nnpm.cli.output import emit_json, info, is_quiet, json_option
+from nnpm.cli.output import emit_json, info, json_option
 from nnpm.cli.package import registry_option
 from nnpm.cli.params import refuse
 from nnpm.errors import UsageError
 
 
 def _reporter():
-    """Progress for installs: a line per package and a byte bar while files are fetched."""
-    from tqdm import tqdm
+    """Progress for installs: a byte bar while a package's files are fetched, a line per package."""
+    from nnpm.cli.progress import TqdmProgress
 
-    from nnpm.api import Reporter
-
-    quiet = is_quiet()
-
-    class CliReporter(Reporter):
-        bar = None
-
-        def fetching(self, info_, total_bytes):
-            self.close()
-            self.bar = tqdm(total=total_bytes, desc=f"{info_.name} {info_.version}", unit="B", unit_scale=True,
-                            disable=True if quiet else None, leave=False, file=sys.stderr)  # fmt: skip
-
-        def advance(self, nbytes):
-            if self.bar is not None:
-                self.bar.update(nbytes)
-
-        def installed(self, info_, reused):
-            self.close()
-            if not reused:
-                info(f"installed {info_.name}=={info_.version}")
-
-        def close(self):
-            if self.bar is not None:
-                self.bar.close()
-                self.bar = None
-
-    return CliReporter()
+    return TqdmProgress()
 
 
 def _installed_json(packages) -> list[dict]:

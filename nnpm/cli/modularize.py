@@ -7,49 +7,13 @@ from pathlib import Path
 import click
 
 from nnpm.cli import params
-from nnpm.cli.output import emit_json, info, is_quiet, json_option
+from nnpm.cli.output import emit_json, info, json_option
 from nnpm.errors import UsageError
 
 
 @click.group()
 def modularize() -> None:
     """Train a modular network and extract one module package per class."""
-
-
-class TqdmReporter:
-    """Training progress on stderr: one bar per epoch with loss, accuracy and (modular) KRR."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=steps,
-            desc=f"{run} {epoch}/{epochs}",
-            unit="step",
-            leave=True,
-            dynamic_ncols=True,
-            disable=True if is_quiet() else None,
-        )
-
-    def step(self, stats: dict[str, float]) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{stats['acc']:.3f}", refresh=False)
-            self.bar.update(1)
-
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
-        if self.bar is not None:
-            post = {
-                "loss": f"{stats['loss']:.3f}",
-                "acc": f"{stats['accuracy']:.3f}",
-                "val": f"{stats['val_accuracy']:.3f}",
-            }
-            if "krr" in stats:
-                post["krr"] = f"{stats['krr']:.3f}"
-            self.bar.set_postfix(post)
-            self.bar.close()
 
 
 def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -117,6 +81,7 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
     from nnpm import api
+    from nnpm.cli.progress import TqdmProgress
     from nnpm.science.cnn.train import TrainConfig
 
     if dataset == "digits":
@@ -125,7 +90,7 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
                          alpha=alpha, beta=beta, tau=tau, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
-        version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmReporter(),
+        version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),
     )  # fmt: skip
     d = report.to_dict()
     if as_json:

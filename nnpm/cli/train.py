@@ -7,33 +7,8 @@ from pathlib import Path
 import click
 
 from nnpm.cli import params
-from nnpm.cli.output import emit_json, is_quiet, json_option
+from nnpm.cli.output import emit_json, json_option
 from nnpm.errors import UsageError
-
-
-class TqdmReporter:
-    """The library's progress hooks shown as tqdm bars on stderr (silent with -q)."""
-
-    def __init__(self) -> None:
-        self.bar = None
-
-    def start(self, total: int, desc: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=total, desc=desc, leave=False, disable=True if is_quiet() else None, dynamic_ncols=True
-        )
-
-    def advance(self, n: int = 1, **stats: float) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-            if stats:
-                self.bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()}, refresh=False)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 @click.group()
@@ -89,6 +64,7 @@ def _embedding_spec(_ctx: click.Context, _param: click.Parameter, value: str | N
 @click.pass_context
 def rnn(ctx, **opts) -> None:
     """Train a vanilla RNN, LSTM or GRU on an embedding; write <out>/embedding and <out>/<cell>-<role>."""
+    from nnpm.cli.progress import TqdmProgress
     from nnpm.science.rnn.cli_support import TASK_OF, train_command
 
     task, dataset = opts["task"], opts["dataset"]
@@ -105,7 +81,7 @@ def rnn(ctx, **opts) -> None:
     if not opts["embedding_spec"]:
         params.refuse(ctx, "embedding_dir", "applies only with --embedding")
     as_json = opts.pop("as_json")
-    summary = train_command(reporter=TqdmReporter(), **opts)
+    summary = train_command(reporter=TqdmProgress(), **opts)
     summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)

@@ -9,7 +9,6 @@ byte it receives against the manifest, and the manifest against the lock.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +16,7 @@ from packaging.version import Version
 
 from nnpm.package.manifest import FileEntry, Manifest
 from nnpm.package.naming import PackageName
-
-#: progress(bytes_done) callback for transfers; registries call it as bytes arrive.
-Progress = Callable[[int], None]
+from nnpm.progress import Progress  # registries call progress.advance(nbytes) as bytes move
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
-from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
+from nnpm.progress import Progress
+from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.search import select
 
 INDEX_NAME = "index.json"
@@ -134,7 +135,7 @@ class LocalRegistry(Registry):
             while chunk := src.read(1 << 20):
                 out.write(chunk)
                 if progress:
-                    progress(len(chunk))
+                    progress.advance(len(chunk))
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ class LocalRegistry(Registry):
         for rel, entry in manifest.files.items():
             store_blob(self.root, package_dir / rel, entry)
             if progress:
-                progress(entry.size)
+                progress.advance(entry.size)
         atomic_write_bytes(self._manifest_path(manifest.name, manifest.version), data)
         rows[str(manifest.version)] = _index_row(manifest, digest)
         index["packages"] = dict(sorted(index["packages"].items()))

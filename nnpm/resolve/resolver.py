@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from nnpm.errors import PackageNotFoundError, ResolutionError
 from nnpm.package.naming import PackageName, Requirement
+from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
 from nnpm.registry.search import did_you_mean
 
@@ -112,12 +113,6 @@ class Resolution:
         return " -> ".join(f"{n}=={self.candidates[n].version}" for n in [*names, names[0]])
 
 
-class ResolveReporter:
-    """Hooks for progress while resolving (no-ops by default)."""
-
-    def looking_up(self, name: PackageName, registry: Registry) -> None: ...
-
-
 class RegistryProvider:
     """resolvelib provider over nnpm registries, with optional preferred (locked) versions."""
 
@@ -127,12 +122,12 @@ class RegistryProvider:
         *,
         prereleases: bool = False,
         preferred: Mapping[PackageName, Version] | None = None,
-        reporter: ResolveReporter | None = None,
+        reporter: Progress | None = None,
     ) -> None:
         self.registries = list(registries)
         self.prereleases = prereleases
         self.preferred = dict(preferred or {})
-        self.reporter = reporter or ResolveReporter()
+        self.reporter = reporter or NULL
         self._cache: dict[tuple[PackageName, int], list[Candidate]] = {}
 
     # -- what resolvelib calls ------------------------------------------------------------------
@@ -189,7 +184,7 @@ class RegistryProvider:
         key = (name, index)
         if key not in self._cache:
             registry = self.registries[index]
-            self.reporter.looking_up(name, registry)
+            self.reporter.note("looking up", package=str(name), registry=registry.name)
             self._cache[key] = [Candidate(info, registry) for info in registry.versions(name)]
         return self._cache[key]
 
@@ -214,7 +209,7 @@ def resolve(
     *,
     prereleases: bool = False,
     preferred: Mapping[PackageName, Version] | None = None,
-    reporter: ResolveReporter | None = None,
+    reporter: Progress | None = None,
 ) -> Resolution:
     """Pick one version of every package needed, or raise ResolutionError saying why not.
 

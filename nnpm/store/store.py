@@ -42,6 +42,7 @@ from nnpm.fsutil import atomic_write_text, exchange_paths, hash_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.package.pack import check_weights, verify_file, verify_files
+from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
 
 RECORD_NAME = ".nnpm-install.json"
@@ -68,16 +69,6 @@ class Problem:
     package: str
     what: str
     path: Path | None = None
-
-
-class InstallReporter:
-    """Hooks the store calls while it works; the CLI draws progress bars, tests pass nothing."""
-
-    def fetching(self, info: VersionInfo, total_bytes: int) -> None: ...
-
-    def advance(self, nbytes: int) -> None: ...
-
-    def installed(self, info: VersionInfo, reused: bool) -> None: ...
 
 
 class Store:
@@ -186,23 +177,23 @@ class Store:
         registry: Registry,
         *,
         force: bool = False,
-        reporter: InstallReporter | None = None,
+        reporter: Progress | None = None,
     ) -> InstalledPackage:
         """Install one exact package version (caller holds `locked()`). Returns the installed record."""
-        reporter = reporter or InstallReporter()
+        reporter = reporter or NULL
         current = self.get(info.name, info.version)
         if current is not None and current.sha256 == info.sha256 and not force:
-            reporter.installed(info, reused=True)
+            reporter.note("installed", package=f"{info.name}=={info.version}", reused=True)
             return current
         staging = self.root / "tmp" / uuid.uuid4().hex
         staging.mkdir(parents=True)
         self._stage(info, registry, staging, reporter)
         target = self.package_dir(info.name, info.version)
         self._swap_in(staging, target)
-        reporter.installed(info, reused=False)
+        reporter.note("installed", package=f"{info.name}=={info.version}", reused=False)
         return self.get(info.name, info.version)  # type: ignore[return-value]
 
-    def _stage(self, info: VersionInfo, registry: Registry, staging: Path, reporter: InstallReporter) -> None:
+    def _stage(self, info: VersionInfo, registry: Registry, staging: Path, reporter: Progress) -> None:
         data = registry.fetch_manifest(info)
         digest = sha256_bytes(data)
         where = f"{info.name}=={info.version} from registry {registry.name}"
@@ -213,9 +204,10 @@ class Store:
         manifest = Manifest.from_toml(data.decode("utf-8"), where=f"{where}: {MANIFEST_NAME}")
         if manifest.name != info.name or manifest.version != info.version:
             raise ManifestError(f"the registry served {manifest.id} instead", where=where)
-        reporter.fetching(info, sum(e.size for e in manifest.files.values()))
+        reporter.start(sum(e.size for e in manifest.files.values()), f"{info.name}=={info.version}", unit="B")
         for rel, entry in manifest.files.items():
             self._stage_file(info, registry, rel, entry, staging, reporter)
+        reporter.done()
         (staging / MANIFEST_NAME).write_bytes(data)
         check_weights(staging, manifest)
         record = {
@@ -237,7 +229,7 @@ class Store:
                 blob.unlink()  # a corrupt blob is dropped and fetched again
         if not blob.exists():
             part = staging / f".{uuid.uuid4().hex}.part"
-            registry.fetch_file(info, rel, entry, part, progress=reporter.advance)
+            registry.fetch_file(info, rel, entry, part, progress=reporter)
             digest, size = hash_file(part)
             if digest != entry.sha256 or size != entry.size:
                 raise IntegrityError(

@@ -12,6 +12,7 @@ from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Manifest
 from nnpm.package.pack import check_package
+from nnpm.progress import Progress
 from nnpm.science.cnn.extract import module_masks
 from nnpm.science.cnn.mwt import modularize, train_modular
 from nnpm.science.cnn.packaging import load_package
@@ -40,31 +41,35 @@ def test_losses_fall(digits) -> None:
     assert last["coupling"] < first["coupling"]
 
 
-class RecordingReporter:
+class RecordingReporter(Progress):
     def __init__(self) -> None:
         self.steps: list[dict[str, float]] = []
         self.epochs: list[dict[str, float]] = []
 
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
-        self.expected = steps
+    def start(self, total, desc, *, unit="step") -> None:
+        self.expected, self.desc = total, desc
 
-    def step(self, stats: dict[str, float]) -> None:
-        self.steps.append(stats)
+    def advance(self, n=1, **figures) -> None:
+        self.steps.append(figures)
 
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
-        self.epochs.append(stats)
+    def done(self, **figures) -> None:
+        self.epochs.append(figures)
 
 
 def test_progress_gets_every_step_and_ends_on_the_epoch_figures(digits) -> None:
     """Running sums are read back only now and then (a GPU sync), but the bar still moves each
     step and its last figures are the epoch's."""
     reporter = RecordingReporter()
-    train_modular(digits, "simcnn", 0.0625, TrainConfig(epochs=1, batch_size=16, seed=0), reporter=reporter)
+    result = train_modular(
+        digits, "simcnn", 0.0625, TrainConfig(epochs=1, batch_size=16, seed=0), reporter=reporter
+    )
     assert len(reporter.steps) == reporter.expected > 25
     last, epoch = reporter.steps[-1], reporter.epochs[0]
-    assert last["loss"] == pytest.approx(epoch["loss"]) and last["acc"] == pytest.approx(epoch["accuracy"])
+    assert reporter.desc == "modular 1/1" and set(epoch) == {"loss", "acc", "val", "krr"}
+    assert last["loss"] == pytest.approx(epoch["loss"]) and last["acc"] == pytest.approx(epoch["acc"])
+    figures = result.history[0]
     assert epoch["loss"] == pytest.approx(
-        epoch["ce"] + 0.5 * epoch["cohesion"] + 1.5 * epoch["coupling"], rel=1e-5
+        figures["ce"] + 0.5 * figures["cohesion"] + 1.5 * figures["coupling"], rel=1e-5
     )
 
 
@@ -126,16 +131,10 @@ def test_resume_equals_uninterrupted(digits, tmp_path: Path) -> None:
     class Stop(Exception):
         pass
 
-    class StopAfterFirst:
-        def epoch_start(self, run, epoch, epochs, steps):
-            if epoch == 2:
+    class StopAfterFirst(Progress):
+        def start(self, total, desc, *, unit="step"):
+            if desc.endswith(" 2/2"):
                 raise Stop
-
-        def step(self, stats):
-            pass
-
-        def epoch_end(self, run, epoch, stats):
-            pass
 
     with pytest.raises(Stop):
         train_modular(

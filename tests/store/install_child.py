@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nnpm.store.store as store_module
 from nnpm import api
-from nnpm.api.installing import Reporter
+from nnpm.progress import Progress
 
 
 def main(argv: list[str]) -> None:
@@ -42,19 +42,20 @@ def main(argv: list[str]) -> None:
             and Path(path).parent.parent.parent.name == "packages"
         )
 
-    class Hooks(Reporter):
+    class Hooks(Progress):
         current = ""
 
-        def fetching(self, info, total_bytes):
-            self.current = str(info.name)
+        def start(self, total, desc, *, unit="step"):
+            self.current = desc.partition("==")[0]
 
-        def advance(self, nbytes):
+        def advance(self, n=1, **figures):
             if point == "fetch" and self.current == package:
                 stop(f"fetching {package}")
 
-        def installed(self, info, reused):
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(f"{info.name}\n")
+        def note(self, event, **details):
+            if event == "installed":
+                with log.open("a", encoding="utf-8") as fh:
+                    fh.write(f"{str(details['package']).partition('==')[0]}\n")
 
     move, exchange = store_module._move, store_module.exchange_paths
 

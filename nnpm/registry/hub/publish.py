@@ -17,7 +17,8 @@ from packaging.version import Version
 from nnpm.errors import ImmutableVersionError, ManifestError, PackageNotFoundError, RegistryError
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
-from nnpm.registry.base import Progress, PublishResult, VersionInfo
+from nnpm.progress import Progress
+from nnpm.registry.base import PublishResult, VersionInfo
 from nnpm.registry.hub.http import status_of
 from nnpm.registry.hub.names import tag_for
 
@@ -54,7 +55,7 @@ class Publisher:
                 raise RegistryError(f"could not create tag {tag_for(manifest.version)}", where=where)
             return self.republish(manifest, digest, raced)
         if progress:
-            progress(sum(e.size for e in manifest.files.values()) + len(data))
+            progress.advance(sum(e.size for e in manifest.files.values()) + len(data))
         return PublishResult(manifest, digest, self.registry.name, created=True, revision=revision)
 
     def commit(self, package_dir: Path, manifest: Manifest, data: bytes, digest: str) -> str:

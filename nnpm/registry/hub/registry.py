@@ -41,7 +41,8 @@ from nnpm.fsutil import hash_file
 from nnpm.package.card import render_card
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
-from nnpm.registry.base import Progress, PublishResult, Registry, VersionInfo
+from nnpm.progress import Progress
+from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.hub.http import HubCaller, HubFileNotFoundError
 from nnpm.registry.hub.names import (
     NNPM_TAG,
@@ -294,7 +295,7 @@ class HubRegistry(Registry):
                 )
             os.replace(downloaded, dest)
             if progress:
-                progress(size)
+                progress.advance(size)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -21,13 +21,13 @@ from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
 from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Architecture
+from nnpm.progress import Progress
 from nnpm.science.cnn import evaluate, packaging
 from nnpm.science.cnn.calibrate import fit_score_calibration
 from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
 from nnpm.science.cnn.packaging import architecture, write_packages, write_standard_package
 from nnpm.science.cnn.report import Report, evaluate_modules
 from nnpm.science.cnn.train import (
-    Reporter,
     TrainConfig,
     TrainResult,
     accuracy,
@@ -69,7 +69,7 @@ def _train(
     resize: int = 0,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
-    reporter: Reporter | None = None,
+    reporter: Progress | None = None,
 ) -> TrainResult:
     arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
     run = "modular" if gated else "standard"
@@ -174,7 +174,7 @@ def modularize(
     pad: int = 0,
     resize: int = 0,
     resume: bool = False,
-    reporter: Reporter | None = None,
+    reporter: Progress | None = None,
     train_baseline: bool = True,
 ) -> Report:
     """Train both models with one recipe, extract a module per class, evaluate, write packages and
@@ -255,7 +255,7 @@ def modularize(
 
 
 def quickstart_digits(
-    out: Path, namespace: str = "digits", *, epochs: int = 3, seed: int = 0, reporter: Reporter | None = None
+    out: Path, namespace: str = "digits", *, epochs: int = 3, seed: int = 0, reporter: Progress | None = None
 ) -> Report:
     """A small SimCNN (width 1/8) modularized on the bundled digits in a few seconds on 2 cores:
     what `nnpm quickstart` publishes and installs modules from."""

@@ -14,7 +14,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from nnpm.datasets.splits import LabelledData, Split
 from nnpm.errors import InvalidInputError
 from nnpm.nn.cnn.model import CNN
+from nnpm.progress import NULL, Progress
 from nnpm.science.cnn.augment import augment
 from nnpm.science.cnn.losses import mwt_losses
 
@@ -75,25 +75,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Reporter(Protocol):
-    """Hooks the training loop calls; the CLI implements them with a tqdm bar on stderr."""
-
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None: ...
-    def step(self, stats: dict[str, float]) -> None: ...
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None: ...
-
-
-class NullReporter:
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
-        pass
-
-    def step(self, stats: dict[str, float]) -> None:
-        pass
-
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
-        pass
-
-
 @dataclass
 class TrainResult:
     model: CNN
@@ -111,10 +92,10 @@ def train(
     run: str = "modular",
     checkpoint_dir: Path | None = None,
     resume: bool = False,
-    reporter: Reporter | None = None,
+    reporter: Progress | None = None,
 ) -> TrainResult:
     """Train in place; modular when the model has gates (MwT losses), standard otherwise."""
-    reporter = reporter or NullReporter()
+    reporter = reporter or NULL
     device = resolve_device(cfg.device)
     model.to(device)
     x, y = data.train.x, data.train.y
@@ -134,18 +115,24 @@ def train(
         state = ckpt.load(model, opt, sched, gen, cfg)
     for epoch in range(state["epoch"], cfg.epochs):
         start = time.perf_counter()
-        reporter.epoch_start(run, epoch + 1, cfg.epochs, steps)
+        reporter.start(steps, f"{run} {epoch + 1}/{cfg.epochs}")
         stats = _epoch(model, x, y, cfg, opt, sched, gen, device, len(data.classes), reporter)
         stats["val_accuracy"] = accuracy(model, data.val, cfg.eval_batch_size, device)
         state["seconds"] += time.perf_counter() - start
         stats["epoch"] = epoch + 1
         state["history"].append(stats)
         state["epoch"] = epoch + 1
-        reporter.epoch_end(run, epoch + 1, stats)
+        reporter.done(**shown_figures(stats))
         if ckpt:
             ckpt.save(model, opt, sched, gen, state, cfg)
     model.eval()
     return TrainResult(model, state["history"], state["seconds"], str(device), cfg)
+
+
+def shown_figures(stats: dict[str, float]) -> dict[str, float]:
+    """An epoch's figures as a progress bar shows them: loss, training and validation accuracy, KRR."""
+    keys = {"loss": "loss", "acc": "accuracy", "val": "val_accuracy", "krr": "krr"}
+    return {short: stats[key] for short, key in keys.items() if key in stats}
 
 
 def param_groups(model: CNN, cfg: TrainConfig) -> list[dict]:
@@ -200,7 +187,7 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
         if step % REPORT_EVERY == 0 or i + cfg.batch_size >= len(y):
             running = sums.tolist()
             shown = {"loss": running[0] / seen, "acc": running[4] / seen}
-        reporter.step(shown)
+        reporter.advance(1, **shown)
     totals = dict(zip(keys, sums.tolist(), strict=True))
     stats = {k: v / seen for k, v in totals.items() if k != "correct"}
     stats["accuracy"] = totals["correct"] / seen

@@ -7,7 +7,7 @@ from typing import Any
 
 from nnpm.errors import DataError, InvalidInputError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
-from nnpm.science.rnn.progress import NULL, Reporter
+from nnpm.progress import NULL, Progress
 
 TASK_OF = {
     "brown": "tag",
@@ -41,7 +41,7 @@ def find_embedding(spec: str, roots: list[Path]) -> Path:
 
 def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,
                   embedding_spec, embedding_dir, epochs, batch_size, lr, seed, max_len, limit, version,
-                  reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                  reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
     from nnpm.package.naming import validate_part
@@ -95,7 +95,7 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
 
 
 def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, seed, data_dir, embedding_dir,
-                      refit_sequences: int = 1000, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                      refit_sequences: int = 1000, reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     from nnpm.science.rnn import decompose as dec
     from nnpm.science.rnn import packaging as pk
 

@@ -28,7 +28,7 @@ from nnpm.datasets.splits import stratified_split
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.errors import ArchitectureError
 from nnpm.nn.rnn.model import SequenceNet, layer_weights
-from nnpm.science.rnn.progress import NULL, Reporter
+from nnpm.progress import NULL, Progress
 from nnpm.science.rnn.train import predict, trim
 
 MODES = ("refit", "paper")
@@ -292,7 +292,7 @@ def calibrated(head: nn.Linear, a: float, b: float) -> nn.Linear:
 
 def decompose(
     net: SequenceNet, data: TextData, config: DecomposeConfig = DecomposeConfig(), *,
-    classes: list[int] | None = None, reporter: Reporter = NULL,
+    classes: list[int] | None = None, reporter: Progress = NULL,
 ) -> Decomposition:  # fmt: skip
     """One module per class (or per class in `classes`), each a pruned SequenceNet returning log p(positive)."""
     if config.mode not in MODES:
@@ -307,7 +307,7 @@ def decompose(
         refit_set = pool_index(data.train, config.refit_sequences, config.seed + 11)
         calib_set = pool_index(data.val, config.refit_sequences, config.seed + 12)
     wanted = list(range(len(data.classes))) if classes is None else classes
-    reporter.start(len(wanted), "decompose")
+    reporter.start(len(wanted), "decompose", unit="module")
     modules = []
     for c in wanted:
         pos, neg = sample_concern(labels, c, config.positives, gen)

@@ -16,10 +16,10 @@ from nnpm.composition.evaluate_text import binary_accuracy
 from nnpm.datasets.text import TextData
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
+from nnpm.progress import NULL, Progress
 from nnpm.science.rnn import decompose as dec
 from nnpm.science.rnn import packaging as pk
 from nnpm.science.rnn import train as tr
-from nnpm.science.rnn.progress import NULL, Reporter
 
 FAMILY = {"tag": "rnn-tagger", "classify": "rnn-classifier"}
 ROLE = {"tag": "tagger", "classify": "classifier"}
@@ -32,7 +32,7 @@ def data_options(data: TextData, extra: dict[str, Any]) -> dict[str, Any]:
 
 def train_model(data: TextData, config: tr.TrainConfig, out: Path, namespace: str, *,
                 embedding: tuple[Manifest, Any] | None = None, data_provenance: dict | None = None,
-                version: str = pk.DEFAULT_VERSION, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                version: str = pk.DEFAULT_VERSION, reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     """Train a tagger or classifier; write `<out>/embedding` (unless an existing embedding package is
     given, which is then used frozen) and `<out>/<cell>-<role>`. Returns manifests, paths and figures."""
     out = Path(out)
@@ -101,7 +101,7 @@ def _acc(value: float, data: TextData, metric: str | None = None) -> Accuracy:
 
 def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData, out: Path,
                     config: dec.DecomposeConfig | None = None, *, classes: list[str] | None = None,
-                    reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                    reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     """Decompose a model package's network into module packages `<namespace>/<class>-module` under `out`."""
     config = config or dec.DecomposeConfig()
     wanted = None if classes is None else [data.classes.index(c) for c in classes]

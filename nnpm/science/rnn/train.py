@@ -17,7 +17,7 @@ from torch import nn
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.nn.rnn.infer import predict, trim
 from nnpm.nn.rnn.model import Embedding, SequenceNet
-from nnpm.science.rnn.progress import NULL, Reporter
+from nnpm.progress import NULL, Progress
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def train_sequence(
     config: TrainConfig,
     *,
     freeze_embedding: bool = False,
-    reporter: Reporter = NULL,
+    reporter: Progress = NULL,
 ) -> TrainResult:
     """Cross-entropy training (padding ignored); keeps the weights of the best validation epoch."""
 
@@ -106,7 +106,7 @@ def fit_best_on_validation(
     val_score: Callable[[], float],
     *,
     freeze_embedding: bool,
-    reporter: Reporter = NULL,
+    reporter: Progress = NULL,
 ) -> TrainResult:
     """The loop every RNN task shares: Adam, token cross-entropy (padding ignored), gradient clipping,
     and the epoch with the best validation score kept. `step(batch indices)` returns (outputs, targets)."""

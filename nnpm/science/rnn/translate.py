@@ -23,9 +23,9 @@ from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.nn.rnn.model import Seq2SeqNet
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
+from nnpm.progress import NULL, Progress
 from nnpm.science.rnn import packaging as pk
 from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, sample_concern, slice_stack
-from nnpm.science.rnn.progress import NULL, Reporter
 from nnpm.science.rnn.train import TrainConfig, TrainResult, fit_best_on_validation, new_embedding
 
 
@@ -52,7 +52,7 @@ def new_net(data: TextData, embedding, config: TrainConfig) -> Seq2SeqNet:
 
 
 def fit(
-    net: Seq2SeqNet, data: TextData, config: TrainConfig, *, freeze_embedding: bool, reporter: Reporter = NULL
+    net: Seq2SeqNet, data: TextData, config: TrainConfig, *, freeze_embedding: bool, reporter: Progress = NULL
 ) -> TrainResult:
     """Teacher-forced cross-entropy; keeps the epoch with the best validation token accuracy."""
 
@@ -103,7 +103,7 @@ def prune_decoder(net: Seq2SeqNet, keep: list[torch.Tensor], language: str) -> S
 
 
 def decompose(
-    net: Seq2SeqNet, data: TextData, config: DecomposeConfig, languages=None, reporter: Reporter = NULL
+    net: Seq2SeqNet, data: TextData, config: DecomposeConfig, languages=None, reporter: Progress = NULL
 ):
     """{language: (module network, kept units per decoder layer)} and the time it took."""
     t0 = time.perf_counter()
@@ -112,7 +112,7 @@ def decompose(
     pool = torch.randperm(len(data.train), generator=gen)[: config.pool]
     acts, labels = decoder_activations(net, data, pool)
     wanted = languages or list(net.languages)
-    reporter.start(len(wanted), "decompose")
+    reporter.start(len(wanted), "decompose", unit="module")
     out = {}
     for lang in wanted:
         c = data.classes.index(lang)
@@ -177,7 +177,7 @@ def _bleu_metric(value: float, data: TextData) -> Accuracy:
 
 
 def train_model(data: TextData, config: TrainConfig, out: Path, namespace: str, *, embedding=None,
-                data_provenance=None, version: str = pk.DEFAULT_VERSION, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                data_provenance=None, version: str = pk.DEFAULT_VERSION, reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     """Train a translator; write `<out>/embedding` (unless an existing one is given, frozen) and `<out>/<cell>-translator`."""
     out = Path(out)
     emb_net = new_embedding(data, config.embedding_dim, config.seed) if embedding is None else embedding[1]
@@ -218,7 +218,7 @@ def train_model(data: TextData, config: TrainConfig, out: Path, namespace: str, 
 
 
 def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, data: TextData, out: Path,
-                    config: DecomposeConfig, *, languages=None, reporter: Reporter = NULL) -> dict[str, Any]:  # fmt: skip
+                    config: DecomposeConfig, *, languages=None, reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
     """One module package `<namespace>/<language>-module` per target language."""
     mods, seconds = decompose(net, data, config, languages, reporter)
     composed = bleu_scores([m for m, _ in mods.values()], data) if set(mods) == set(data.classes) else None
