@@ -14,22 +14,20 @@ import time
 from pathlib import Path
 
 from nnpm.datasets.images import load_image_dataset
+from nnpm.progress import Progress
 from nnpm.science.cnn.mwt import modularize
 from nnpm.science.cnn.train import TrainConfig
 
 
-class LogReporter:
+class LogReporter(Progress):
     """One line per epoch on stdout (a benchmark log, not a progress bar)."""
 
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
-        self.start = time.perf_counter()
+    def start(self, total, desc, *, unit="step") -> None:
+        self.began, self.desc = time.perf_counter(), desc
 
-    def step(self, stats: dict[str, float]) -> None:
-        pass
-
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
-        shown = " ".join(f"{k}={v:.4f}" for k, v in stats.items() if k != "epoch")
-        print(f"[{run}] epoch {epoch} {time.perf_counter() - self.start:.1f}s {shown}", flush=True)
+    def done(self, **figures) -> None:
+        shown = " ".join(f"{k}={v:.4f}" for k, v in figures.items())
+        print(f"[{self.desc}] {time.perf_counter() - self.began:.1f}s {shown}", flush=True)
 
 
 def print_layer_retention(report) -> None:

@@ -21,21 +21,22 @@ import torch
 from _results import emit  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets.images import load_image_dataset
+from nnpm.progress import Progress
 from nnpm.science.cnn.mwt import train_modular, train_standard
-from nnpm.science.cnn.train import NullReporter, TrainConfig
+from nnpm.science.cnn.train import TrainConfig
 
 
-class EpochClock(NullReporter):
+class EpochClock(Progress):
     """Seconds per step of every epoch, from the loop's own epoch hooks (validation pass included)."""
 
     def __init__(self) -> None:
         self.per_step: list[float] = []
 
-    def epoch_start(self, run: str, epoch: int, epochs: int, steps: int) -> None:
-        self.start, self.steps = time.perf_counter(), steps
+    def start(self, total, desc, *, unit="step") -> None:
+        self.began, self.steps = time.perf_counter(), total
 
-    def epoch_end(self, run: str, epoch: int, stats: dict[str, float]) -> None:
-        self.per_step.append((time.perf_counter() - self.start) / self.steps)
+    def done(self, **figures) -> None:
+        self.per_step.append((time.perf_counter() - self.began) / self.steps)
 
 
 def main(argv: list[str] | None = None) -> int:
