@@ -146,6 +146,13 @@ class OfflineError(RegistryError):
     )
 
 
+class RunInterrupted(NnpmError):
+    """Long work (training) was stopped by the user; what it finished is kept where it can resume."""
+
+    exit_code = 130
+    default_hint = "rerun the same command with --resume to continue"
+
+
 class LockTimeoutError(NnpmError):
     default_hint = "another nnpm process is working on the same store; wait for it to finish and retry"
 

@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from nnpm.errors import ArchitectureError, IntegrityError, NotInstalledError, WeightsError
 from nnpm.nn.build import BuildContext, build
 from nnpm.package.families import expected_shapes
-from nnpm.package.manifest import MANIFEST_NAME, Manifest, sha256_bytes
+from nnpm.package.manifest import MANIFEST_NAME, Manifest, parse_toml, sha256_bytes
 from nnpm.package.naming import Requirement
 from nnpm.package.pack import check_package, check_weights, verify_files, weight_files
 from nnpm.store.store import Store
@@ -72,7 +72,7 @@ class DirectorySource:
     def find(self, requirement: Requirement, sha256: str | None = None) -> PackageRef | None:
         for root in self.roots:
             for candidate in (root / requirement.name.name, root):
-                if not (candidate / MANIFEST_NAME).is_file():
+                if not _is_package_manifest(candidate / MANIFEST_NAME):
                     continue
                 found = Manifest.read(candidate / MANIFEST_NAME)
                 matches = found.name == requirement.name and requirement.allows(
@@ -81,6 +81,13 @@ class DirectorySource:
                 if matches and (sha256 is None or found.digest() == sha256):
                     return PackageRef(candidate)
         return None
+
+
+def _is_package_manifest(path: Path) -> bool:
+    """A package's nnpm.toml has a [package] table; a project's (`nnpm init`) has [project] instead."""
+    if not path.is_file():
+        return False
+    return "package" in parse_toml(path.read_text(encoding="utf-8"), where=str(path))
 
 
 class Sources:

@@ -187,3 +187,20 @@ def test_a_build_folder_with_checkpoints_is_not_restarted_without_resume(run, di
         modularize(digits, "simcnn", 0.0625, CFG, out, "digits")
     assert refused.value.exit_code == 2 and "--resume" in refused.value.hint
     assert {p.name: p.stat().st_mtime_ns for p in (out / ".checkpoints").iterdir()} == before
+
+
+def test_ctrl_c_during_training_says_how_to_resume_and_the_resume_continues(digits, tmp_path: Path) -> None:
+    from nnpm.errors import RunInterrupted
+
+    class CtrlCInSecondEpoch(Progress):
+        def start(self, total, desc, *, unit="step"):
+            if desc == "modular 2/2":
+                raise KeyboardInterrupt
+
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=0)
+    with pytest.raises(RunInterrupted) as stopped:
+        modularize(digits, "simcnn", 0.0625, cfg, tmp_path, "digits", reporter=CtrlCInSecondEpoch())
+    assert stopped.value.exit_code == 130 and "--resume" in stopped.value.hint
+    assert not (tmp_path / "simcnn").exists()  # nothing half-written
+    report = modularize(digits, "simcnn", 0.0625, cfg, tmp_path, "digits", resume=True)
+    assert (tmp_path / "simcnn" / "nnpm.toml").is_file() and len(report.modules) == 10

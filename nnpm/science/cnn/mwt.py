@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from nnpm.datasets.splits import LabelledData
-from nnpm.errors import InvalidInputError, UsageError
+from nnpm.errors import InvalidInputError, RunInterrupted, UsageError
 from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
 from nnpm.nn.cnn.spec import layout
@@ -188,8 +188,15 @@ def modularize(
     options = dict(
         pad=pad, resize=resize, checkpoint_dir=out / ".checkpoints", resume=resume, reporter=reporter
     )
-    std = train_standard(data, family, width, cfg, **options) if train_baseline else None
-    mod = train_modular(data, family, width, cfg, **options)
+    try:
+        std = train_standard(data, family, width, cfg, **options) if train_baseline else None
+        mod = train_modular(data, family, width, cfg, **options)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            "training was interrupted; every finished epoch is checkpointed",
+            where=str(out / ".checkpoints"),
+            hint="rerun the same command with --resume to continue from the last finished epoch",
+        ) from None
     device = resolve_device(cfg.device)
     model = mod.model.to(device).eval()
     arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
