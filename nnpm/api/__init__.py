@@ -6,8 +6,9 @@ call; `nnpm.Client(home=..., registries=..., offline=...)` makes one that does n
 
 from __future__ import annotations
 
-from nnpm.api.client import Client, PackageDetails, is_path_spec
+from nnpm.api.client import Client, PackageDetails
 from nnpm.api.installing import InstallResult
+from nnpm.api.paths import is_path_spec
 from nnpm.api.science import decompose, modularize
 from nnpm.progress import Progress
 

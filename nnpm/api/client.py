@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from nnpm.api import installing, science
 from nnpm.api.installing import InstallResult
+from nnpm.api.paths import composite_folder, folders_near, is_path_spec, package_folder
 from nnpm.config import Settings
 from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
@@ -25,6 +26,7 @@ from nnpm.package.naming import Requirement
 from nnpm.progress import NULL, Progress
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
+from nnpm.registry.search import did_you_mean
 from nnpm.resolve.lock import Lock, read_lock
 from nnpm.resolve.project import Project, find_project
 from nnpm.store.store import InstalledPackage, Problem, Store
@@ -65,14 +67,6 @@ class PackageDetails:
         if params.get("forward") == "fused":
             return {"mode": "fused", "modules": modules, "fused_source": str(params["fused_source"])}
         return {"mode": "batched", "modules": modules}
-
-
-def is_path_spec(spec: str | Path) -> bool:
-    """A directory is written as a path (`./dir`, `../dir`, `/abs`, `~/dir`), as pip does; a bare
-    `ns/name` is always a package name, even when a folder of that name exists here."""
-    if isinstance(spec, Path):
-        return True
-    return spec in {".", ".."} or spec.startswith(("./", "../", "/", "~", ".\\", "..\\"))
 
 
 class Client:
@@ -209,7 +203,9 @@ class Client:
         reg = self.registry(registry)
         versions = reg.versions(req.name)
         if not versions:
-            raise PackageNotFoundError(f"package {req.name} is not in registry {reg.name}")
+            raise PackageNotFoundError(
+                f"package {req.name} is not in registry {reg.name}", hint=did_you_mean(str(req.name), [reg])
+            )
         matching = [v for v in versions if req.allows(v.version, prereleases=True)]
         if not matching:
             published = ", ".join(str(v.version) for v in versions)
@@ -305,7 +301,7 @@ class Client:
         that satisfies `spec`. Every file is re-hashed before anything is read.
         """
         ref = self.locate(spec, project=project)
-        return self.loader(_folders_near([spec])).load(ref)
+        return self.loader(folders_near([spec])).load(ref)
 
     def compose(self, *specs: str | Path, replace: Mapping[str, str] | None = None,
                 project: Project | Path | bool | None = None) -> torch.nn.Module:  # fmt: skip
@@ -317,7 +313,7 @@ class Client:
         def locate(spec: str) -> PackageRef:
             return self.locate(spec, project=project)
 
-        near = _folders_near([*specs, *(replace or {}).values()])
+        near = folders_near([*specs, *(replace or {}).values()])
         return compose([str(s) for s in specs], locate, self.loader(near), replace=replace)
 
     def compose_package(
@@ -361,38 +357,3 @@ class Client:
 
         net = self.load(spec, project=project)
         return evaluate_on(net, data_for(net, dataset, data_dir), split)
-
-
-def package_folder(spec: str | Path) -> Path:
-    """The package folder a path spec names: UsageError (exit 2) when no such folder exists,
-    PackageNotFoundError (4) when it holds no manifest."""
-    path = Path(spec).expanduser()
-    if not path.is_dir():
-        raise UsageError(f"no such directory: {spec}",
-                         hint="write a package directory as ./path, an installed package as NAMESPACE/NAME")  # fmt: skip
-    if not (path / MANIFEST_NAME).is_file():
-        raise PackageNotFoundError(f"{spec} is not a package directory (no {MANIFEST_NAME})",
-                                   hint="write an installed package as NAMESPACE/NAME, a directory as ./path")  # fmt: skip
-    return path
-
-
-def composite_folder(name: str, out: Path | str | None = None) -> Path:
-    """The folder a composite named `name` is written to: `out`, or ./<name's last part>; refused
-    (UsageError) when it is a file, or a non-empty folder that is not already package `name`."""
-    from nnpm.package.naming import PackageName
-
-    package = PackageName.parse(name)
-    folder = Path(out).expanduser() if out is not None else Path(package.name)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{folder} is a file, not a folder", hint="write the composite to a folder")
-    if folder.is_dir() and any(folder.iterdir()):
-        manifest = folder / MANIFEST_NAME
-        if not manifest.is_file() or Manifest.read(manifest).name != package:
-            raise UsageError(f"folder {folder} is not empty and does not hold package {package}",
-                             hint="name a new or empty folder (--out): every file in it becomes part of the package")  # fmt: skip
-    return folder
-
-
-def _folders_near(specs: Sequence[str | Path]) -> list[Path]:
-    """Folders beside the directories named: a fresh build keeps its dependencies next to it."""
-    return list(dict.fromkeys(Path(s).expanduser().parent for s in specs if is_path_spec(s)))

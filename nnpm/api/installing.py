@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nnpm.errors import IntegrityError, NnpmError, PackageNotFoundError, ResolutionError, StaleLockError
+from nnpm.errors import (
+    IntegrityError,
+    NnpmError,
+    PackageNotFoundError,
+    ResolutionError,
+    StaleLockError,
+    UsageError,
+)
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import VersionInfo
@@ -61,7 +68,7 @@ def _parse_requirements(
 
 def _install_project(client, proj, registry, frozen, force, prereleases, reporter) -> InstallResult:
     if proj is None:
-        raise NnpmError(
+        raise UsageError(
             "nothing to install: no package named and no nnpm.toml with a [project] table here or above",
             hint="run `nnpm install NAME`, or `nnpm init` to start a project",
         )

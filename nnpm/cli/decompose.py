@@ -59,24 +59,17 @@ from nnpm.cli.params import refuse
 def decompose(ctx, **opts) -> None:
     """Decompose a trained RNN model package into one module package per class or target language."""
     from nnpm.cli.progress import TqdmProgress
-    from nnpm.science.rnn.cli_support import decompose_command
+    from nnpm.science.rnn.cli_support import FIGURES, decompose_command
 
     if opts["mode"] != "refit":
         refuse(ctx, "refit_sequences", "applies only with --mode refit")
     as_json = opts.pop("as_json")
     summary = decompose_command(reporter=TqdmProgress(), **opts)
-    summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)
         return
-    figures = [
-        f"{key.replace('_', ' ')} {summary[key]:.4f}" for key in _FIGURES if summary.get(key) is not None
-    ]
+    figures = [f"{key.replace('_', ' ')} {summary[key]:.4f}" for key in FIGURES if key in summary]
     click.echo(f"decomposed {summary['model']} into {len(summary['modules'])} modules in {summary['seconds']:.1f}s "
                f"({opts['mode']})" + (f"; {', '.join(figures)}" if figures else ""))  # fmt: skip
     for m in summary["modules"]:
         click.echo(f"  {m['name']}: {m['retained']}/{m['total']} units -> {m['dir']}")
-
-
-#: Figures a decomposition may report, in the order they are printed.
-_FIGURES = ("composed_accuracy", "composed_bleu4", "model_bleu4")

@@ -82,7 +82,7 @@ def any_dataset(_ctx: click.Context, param: click.Parameter, value: str | None) 
 def replacements(_ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> dict[str, str]:
     """`--replace CLASS=MODULE` (repeatable) -> {CLASS: MODULE}; MODULE is a package name with an optional
     version range, or a package directory written as a path (`./dir`)."""
-    from nnpm.api.client import is_path_spec
+    from nnpm.api.paths import is_path_spec
     from nnpm.package.naming import Requirement
 
     out: dict[str, str] = {}

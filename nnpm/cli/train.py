@@ -32,8 +32,8 @@ def _embedding_spec(_ctx: click.Context, _param: click.Parameter, value: str | N
 @click.option("--cell", type=click.Choice(["rnn", "lstm", "gru"]), default="lstm", show_default=True)
 @click.option("--layers", type=click.IntRange(1, 4), default=1, show_default=True)
 @click.option("--hidden", type=click.IntRange(1), default=100, show_default=True)
-@click.option("--embedding-dim", type=click.IntRange(1), default=100, show_default=True,
-              help="Width of a new embedding (an existing one, --embedding, has its own).")  # fmt: skip
+@click.option("--embedding-dim", type=click.IntRange(1), default=None,
+              help="Width of a new embedding (default 100); an existing one, --embedding, has its own.")  # fmt: skip
 @click.option("--task", type=click.Choice(["tag", "classify", "translate"]), required=True)
 @click.option("--dataset", required=True, callback=params.text_dataset,
               help="brown (tag), chatterbot-lang or chatterbot-topic (classify), num2words (translate).")  # fmt: skip
@@ -82,10 +82,11 @@ def rnn(ctx, **opts) -> None:
         params.refuse(ctx, "embedding_dir", "applies only with --embedding")
     as_json = opts.pop("as_json")
     summary = train_command(reporter=TqdmProgress(), **opts)
-    summary.pop("lines", None)  # preformatted by the library; printed here from the fields instead
     if as_json:
         emit_json(summary)
         return
-    click.echo(f"trained {summary['model']}: test {summary['metric']} {summary['accuracy']:.4f}")
+    click.echo(f"trained {summary['model']}: test {summary['metric']} {summary['accuracy']:.4f}; "
+               f"{summary['epochs']} epochs, {summary['seconds']:.1f}s ({summary['split']})")  # fmt: skip
     click.echo(f"  model -> {summary['model_dir']}")
-    click.echo(f"  embedding {summary['embedding']} (sha256 {summary['embedding_sha256'][:12]})")
+    where = "existing, frozen" if summary["embedding_frozen"] else f"-> {summary['embedding_dir']}"
+    click.echo(f"  embedding {summary['embedding']} (sha256 {summary['embedding_sha256'][:12]}) {where}")

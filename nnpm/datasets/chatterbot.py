@@ -27,7 +27,10 @@ def corpus_root() -> Path:
     try:
         import chatterbot_corpus
     except ImportError:
-        raise DataError("chatterbot-corpus is not installed", hint="pip install 'nnpm[text]'") from None
+        raise DataError(
+            "chatterbot-corpus is not installed",
+            hint="install the text extras: pip install -e '.[text]' in nnpm's clone",
+        ) from None
     return Path(chatterbot_corpus.__file__).parent / "data"
 
 
@@ -35,7 +38,10 @@ def _utterances(path: Path) -> list[str]:
     try:
         import yaml
     except ImportError:
-        raise DataError("pyyaml is not installed", hint="pip install 'nnpm[text]'") from None
+        raise DataError(
+            "pyyaml is not installed",
+            hint="install the text extras: pip install -e '.[text]' in nnpm's clone",
+        ) from None
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     out = []
     for conv in doc.get("conversations") or []:

@@ -94,7 +94,7 @@ def _data_dir(name: str, data_dir: str | Path | None) -> Path:
             raise DataError(
                 f"dataset {name!r} needs --data-dir",
                 where="--data-dir",
-                hint="point --data-dir at the folder holding its standard files (docs/cnn.md)",
+                hint="point --data-dir at the folder holding its standard files (docs/datasets.md lists each layout)",
             )
         data_dir = DEFAULT_DIRS[name]
     root = Path(data_dir)

@@ -30,7 +30,10 @@ def spell(n: int, lang: str) -> str:
     try:
         from num2words import num2words
     except ImportError:
-        raise DataError("num2words is not installed", hint="pip install 'nnpm[text]'") from None
+        raise DataError(
+            "num2words is not installed",
+            hint="install the text extras: pip install -e '.[text]' in nnpm's clone",
+        ) from None
     return num2words(n, lang=lang)
 
 

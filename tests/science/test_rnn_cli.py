@@ -70,3 +70,15 @@ def test_language_id_modules_from_chatterbot(tmp_path):
     summary = json.loads(res.stdout)
     assert len(summary["modules"]) >= 10 and "composed_accuracy" in summary
     assert any(m["name"] == "langid/english-module==1.0.0" for m in summary["modules"])
+
+
+def test_an_embedding_dim_that_differs_from_the_given_embedding_is_refused(tmp_path):
+    from nnpm.cli import main
+
+    common = ["train", "rnn", "--cell", "rnn", "--task", "tag", "--dataset", "brown", "--data-dir",
+              str(SLICE), "--hidden", "12", "--epochs", "1", "--limit", "200"]  # fmt: skip
+    main([*common, "--embedding-dim", "8", "--namespace", "w", "--out", str(tmp_path / "a"), "-q"])
+    with pytest.raises(SystemExit) as refused:
+        main([*common, "--embedding-dim", "16", "--namespace", "w2", "--out", str(tmp_path / "b"),
+              "--embedding", "w/embedding==1.0.0", "--embedding-dir", str(tmp_path / "a")])  # fmt: skip
+    assert refused.value.code == 2 and not (tmp_path / "b").exists()

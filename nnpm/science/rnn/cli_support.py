@@ -1,4 +1,5 @@
-"""What `nnpm train rnn` and `nnpm decompose` do, as plain functions returning a summary (no printing)."""
+"""What `nnpm train rnn` and `nnpm decompose` do, as plain functions returning a summary of plain
+fields (a script reads it as JSON, the CLI prints it); nothing here prints or formats text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from typing import Any
 from nnpm.errors import DataError, InvalidInputError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.progress import NULL, Progress
+
+DEFAULT_EMBEDDING_DIM = 100
+
+#: Figures a decomposition may report (absent when not measured, e.g. a subset of the classes).
+FIGURES = ("composed_accuracy", "model_accuracy", "composed_bleu4", "model_bleu4")
 
 TASK_OF = {
     "brown": "tag",
@@ -56,7 +62,15 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
         roots = [p for p in (embedding_dir, out, Path(out).parent, Path.cwd()) if p is not None]
         emb_manifest, emb_net, _ = pk.load_directory(find_embedding(embedding_spec, roots))
         embedding = (emb_manifest, emb_net)
-        embedding_dim = int(emb_net.weight.shape[1])
+        width = int(emb_net.weight.shape[1])
+        if embedding_dim is not None and embedding_dim != width:
+            raise InvalidInputError(
+                f"--embedding {embedding_spec} is {width} wide, not {embedding_dim}",
+                where="--embedding-dim",
+                hint="drop --embedding-dim: an existing embedding keeps its own width",
+            )
+        embedding_dim = width
+    embedding_dim = embedding_dim or DEFAULT_EMBEDDING_DIM
     options: dict[str, Any] = {"seed": seed}
     if max_len:
         options["max_len"] = max_len
@@ -84,14 +98,11 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
                                      version=version, reporter=reporter)  # fmt: skip
     model, emb = built["model"], built["embedding"]
     metric = model.metrics.accuracy
-    lines = [
-        f"trained {model.id} ({data.split_note})",
-        f"  test {metric.metric}: {metric.value:.4f}; epochs {epochs}, {sum(built['train'].epoch_seconds):.1f}s",
-        f"  embedding {emb.id}" + (" (existing, frozen)" if embedding else f" -> {Path(out) / 'embedding'}"),
-        f"  model -> {built['model_dir']}",
-    ]
     return {"model": model.id, "model_dir": str(built["model_dir"]), "embedding": emb.id,
-            "embedding_sha256": emb.digest(), "accuracy": metric.value, "metric": metric.metric, "lines": lines}  # fmt: skip
+            "embedding_sha256": emb.digest(), "embedding_frozen": embedding is not None,
+            "embedding_dir": None if embedding else str(Path(out) / "embedding"),
+            "accuracy": metric.value, "metric": metric.metric, "split": data.split_note, "epochs": epochs,
+            "seconds": sum(built["train"].epoch_seconds)}  # fmt: skip
 
 
 def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, seed, data_dir, embedding_dir,
@@ -116,26 +127,19 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
         data = translate.load_data_for(model, net.embedding)
         done = translate.decompose_model(model, net, emb_manifest, data, Path(out), config, languages=wanted,
                                          reporter=reporter)  # fmt: skip
-        headline = f"composed BLEU-4 {done['composed_bleu4']:.4f} (model {done['model_bleu4']:.4f})"
     else:
         from nnpm.science.rnn import pipeline
 
         data = pipeline.load_data_for(model, net.embedding, data_dir)
         unknown = sorted(set(wanted or ()) - set(data.classes))
         if unknown:
-            raise InvalidInputError(f"unknown classes {unknown} (the model's: {', '.join(data.classes)})")
+            raise InvalidInputError(
+                f"unknown classes {unknown} (the model's: {', '.join(data.classes)})", where="--classes"
+            )
         done = pipeline.decompose_model(model, net, emb_manifest, data, Path(out), config, classes=wanted,
                                         reporter=reporter)  # fmt: skip
-        composed = done["composed_accuracy"]
-        headline = ("composed accuracy n/a (subset of classes)" if composed is None else
-                    f"composed accuracy {composed:.4f} (model {model.metrics.accuracy.value:.4f})")  # fmt: skip
-    lines = [
-        f"decomposed {model.id} into {len(done['modules'])} modules in {done['seconds']:.1f}s ({mode}); {headline}"
-    ]
-    lines += [
-        f"  {m.id}: {m.metrics.retained}/{m.metrics.total} units -> {Path(out) / m.name.name}"
-        for m in done["modules"]
-    ]
+        if done["composed_accuracy"] is not None:
+            done["model_accuracy"] = model.metrics.accuracy.value
     return {
         "model": model.id,
         "modules": [
@@ -148,6 +152,6 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
             for m in done["modules"]
         ],  # fmt: skip
         "seconds": done["seconds"],
-        "lines": lines,
-        **{k: v for k, v in done.items() if k in ("composed_accuracy", "composed_bleu4", "model_bleu4")},
+        "mode": mode,
+        **{k: v for k, v in done.items() if k in FIGURES and v is not None and v == v},  # NaN: not measured
     }
