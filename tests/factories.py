@@ -52,3 +52,16 @@ def publish(root: Path, name: str = "test/mlp", version: str = "1.0.0", **kwargs
     from nnpm import api
 
     return api.publish(make_package(root, name, version, **kwargs))
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`nnpm ARGS` in this process, as a user runs it: (exit code, stdout, stderr)."""
+    from nnpm.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

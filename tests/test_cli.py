@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from nnpm.cli import main
-from tests.factories import make_package
+from tests.factories import make_package, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 def test_publish_search_install_list_show_verify_uninstall(tmp_path, workdir, capsys):

@@ -10,18 +10,12 @@ from pathlib import Path
 import click
 import pytest
 
-from nnpm.cli import COMMANDS, cli, main
-from tests.factories import make_package
+from nnpm.cli import COMMANDS, cli
+from tests.factories import make_package, run_cli
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *args)
 
 
 def every_command() -> list[tuple[str, click.Command]]:

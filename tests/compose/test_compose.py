@@ -134,16 +134,10 @@ def test_a_fresh_composite_directory_can_be_shown_composed_evaluated_and_used_as
     import json
     import shutil
 
-    from nnpm.cli import main
+    from tests.factories import run_cli
 
     def cli(*args: str) -> tuple[int, str, str]:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code or 0
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(capsys, *args)
 
     # --name is the package, --out the folder (default: ./<name's last part>)
     assert (
