@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from nnpm.errors import ArchitectureError
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from nnpm.package.manifest import Architecture
 
 GROUP = "nnpm.families"
@@ -63,6 +64,8 @@ def register(family: Family) -> Family:
 def _entry_points() -> dict[str, EntryPoint]:
     global _ENTRY_POINTS
     if _ENTRY_POINTS is None:
+        from importlib.metadata import entry_points  # read once, when a family is first needed
+
         found: dict[str, EntryPoint] = {}
         for ep in entry_points(group=GROUP):
             if ep.name in found and found[ep.name].value != ep.value:

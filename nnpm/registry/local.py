@@ -19,7 +19,6 @@ import json
 import shutil
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 from packaging.version import Version
 
 from nnpm import config
@@ -139,7 +138,9 @@ class LocalRegistry(Registry):
 
     # --- publishing ----------------------------------------------------------------------------
 
-    def _lock(self) -> FileLock:
+    def _lock(self):
+        from filelock import FileLock  # only publishers pay for it: reading commands start faster
+
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(self.root / ".lock", timeout=self.lock_timeout)
 
@@ -150,6 +151,8 @@ class LocalRegistry(Registry):
         manifest = check_package(package_dir)
         data = (package_dir / MANIFEST_NAME).read_bytes()
         digest = sha256_bytes(data)
+        from filelock import Timeout
+
         try:
             with self._lock():
                 return self._publish_locked(package_dir, manifest, data, digest, progress)

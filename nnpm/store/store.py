@@ -33,7 +33,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 from packaging.version import InvalidVersion, Version
 
 from nnpm import config
@@ -81,6 +80,8 @@ class Store:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive access for writers; the first writer after a crash sweeps tmp/."""
+        from filelock import FileLock, Timeout  # only writers pay for it: `nnpm list` starts faster
+
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             with FileLock(self.root / ".lock", timeout=self.lock_timeout):
