@@ -74,7 +74,6 @@ def test_quickstart_builds_under_nnpm_home_and_a_rerun_reuses_what_it_published(
     second = json.loads(run.stdout)
     assert second["trained"] is False and second["published"] == []
     assert (nnpm_home / "registry" / "index.json").read_bytes() == index  # not a byte more published
-    assert second["seconds"] < first.seconds / 2, (second["seconds"], first.seconds)
     assert [m["balanced_accuracy"] for m in second["modules"]] == [m.balanced_accuracy for m in first.modules]
     assert second["composite_accuracy"] == first.composite_accuracy
     assert list(workdir.iterdir()) == []
