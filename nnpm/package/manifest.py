@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,18 @@ from packaging.version import Version
 
 from nnpm.errors import ManifestError
 from nnpm.package import schema
-from nnpm.package.naming import PackageName, Requirement, parse_specifier, parse_version
+from nnpm.package.naming import (
+    PackageName,
+    Requirement,
+    is_windows_reserved,
+    parse_specifier,
+    parse_version,
+)
 
 MANIFEST_NAME = "nnpm.toml"
 CARD_NAME = "README.md"
 KINDS = ("model", "module", "embedding", "composite")
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,8 @@ class Manifest:
         """The dependency the network reads tokens with (sequence packages), pinned by sha256."""
         return self.dependency(self.architecture.vocabulary) if self.architecture else None
 
-    def with_files(self, files: Mapping[str, FileEntry]) -> Manifest:
+    def with_files(self, files: Mapping[str, FileEntry], *, where: str = MANIFEST_NAME) -> Manifest:
+        check_file_names(files, where=where)
         return replace(self, files=dict(sorted(files.items())))
 
     # --- reading ---------------------------------------------------------------------------
@@ -244,14 +251,40 @@ def sha256_bytes(data: bytes) -> str:
 
 def check_relative_path(path: str, *, where: str) -> str:
     """Refuse file paths that could escape the package directory or clash with nnpm's own files."""
-    parts = path.split("/")
-    if not _SAFE_PATH.match(path) or any(p in {".", ".."} for p in parts) or path == MANIFEST_NAME:
+    parts = path.split("/") if isinstance(path, str) else []
+    if (
+        not parts
+        or not _SAFE_PATH.fullmatch(path)
+        or any(p in {".", ".."} for p in parts)
+        or path == MANIFEST_NAME
+    ):
         raise ManifestError(
             f"unsafe file path {path!r}",
             where=where,
             hint="file paths are relative, use letters, digits, '_', '-', '.' and '/', and never '..'",
         )
+    reserved = next((p for p in parts if is_windows_reserved(p)), None)
+    if reserved:
+        raise ManifestError(
+            f"unsafe file path {path!r}: {reserved!r} is a device name reserved on Windows",
+            where=where,
+            hint="rename the file: con, prn, aux, nul, com1-9 and lpt1-9 (with any extension) cannot be files on Windows",
+        )
     return path
+
+
+def check_file_names(paths: Iterable[str], *, where: str) -> None:
+    """Every path is safe, and no two differ only by case (they would collide on macOS and Windows)."""
+    seen: dict[str, str] = {}
+    for path in sorted(paths):
+        check_relative_path(path, where=where)
+        other = seen.setdefault(path.casefold(), path)
+        if other != path:
+            raise ManifestError(
+                f"file names {other!r} and {path!r} differ only by case",
+                where=where,
+                hint="rename one: they would be the same file on a case-insensitive filesystem",
+            )
 
 
 def _drop_empty(table: dict[str, Any]) -> dict[str, Any]:
@@ -371,6 +404,7 @@ def _dependencies(table: Mapping[str, Any], where: str) -> tuple[Dependency, ...
 
 
 def _files(table: Mapping[str, Any], where: str) -> dict[str, FileEntry]:
+    check_file_names(table, where=f"{where}: files")
     return {
         check_relative_path(path, where=f"{where}: files"): FileEntry(entry["sha256"], int(entry["size"]))
         for path, entry in sorted(table.items())

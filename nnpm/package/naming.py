@@ -16,9 +16,18 @@ from packaging.version import InvalidVersion, Version
 from nnpm.errors import InvalidNameError, InvalidVersionError
 
 _PART = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"^(?P<namespace>{_PART})/(?P<name>{_PART})$")
-_PART_RE = re.compile(rf"^{_PART}$")
+_NAME_RE = re.compile(rf"(?P<namespace>{_PART})/(?P<name>{_PART})")
+_PART_RE = re.compile(_PART)
 _MAX_PART = 64
+#: Device names Windows reserves in every directory, with or without an extension (`nul.txt` too).
+WINDOWS_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+)
+
+
+def is_windows_reserved(part: str) -> bool:
+    """True for `con`, `NUL.bin`, `com1.tar.gz`: a path part Windows cannot create as a file."""
+    return part.split(".", 1)[0].lower() in WINDOWS_RESERVED
 
 
 @dataclass(frozen=True, order=True)
@@ -30,10 +39,17 @@ class PackageName:
 
     @classmethod
     def parse(cls, text: str, *, where: str | None = None) -> PackageName:
-        match = _NAME_RE.match(text or "")
+        match = _NAME_RE.fullmatch(text or "") if isinstance(text, str) else None
         if not match:
             raise InvalidNameError(f"invalid package name {text!r}", where=where)
         namespace, name = match["namespace"], match["name"]
+        reserved = next((p for p in (namespace, name) if is_windows_reserved(p)), None)
+        if reserved:
+            raise InvalidNameError(
+                f"invalid package name {text!r}: {reserved!r} is a device name reserved on Windows",
+                where=where,
+                hint="choose another name: con, prn, aux, nul, com1-9 and lpt1-9 cannot be directories on Windows",
+            )
         if len(namespace) > _MAX_PART or len(name) > _MAX_PART:
             raise InvalidNameError(
                 f"invalid package name {text!r}: each part is at most {_MAX_PART} characters", where=where
@@ -46,7 +62,7 @@ class PackageName:
 
 def validate_part(text: str, *, what: str = "name") -> str:
     """Validate one part of a name (a namespace, a registry name)."""
-    if not _PART_RE.match(text or "") or len(text) > _MAX_PART:
+    if not isinstance(text, str) or not _PART_RE.fullmatch(text) or len(text) > _MAX_PART:
         raise InvalidNameError(
             f"invalid {what} {text!r}",
             hint="use lowercase letters, digits and single '-' (at most 64 characters)",
@@ -73,7 +89,7 @@ def parse_specifier(text: str, *, where: str | None = None) -> SpecifierSet:
         raise InvalidVersionError(f"invalid version specifier {text!r}", where=where) from None
 
 
-_REQ_RE = re.compile(r"^\s*(?P<name>[^\s<>=!~,;@]+)\s*(?:@\s*(?P<at>\S+)|(?P<spec>[<>=!~].*))?\s*$")
+_REQ_RE = re.compile(r"\s*(?P<name>[^\s<>=!~,;@]+)\s*(?:@\s*(?P<at>\S+)|(?P<spec>[<>=!~].*))?\s*")
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class Requirement:
 
     @classmethod
     def parse(cls, text: str, *, where: str | None = None) -> Requirement:
-        match = _REQ_RE.match(text or "")
+        match = _REQ_RE.fullmatch(text or "")
         if not match:
             raise InvalidNameError(f"invalid requirement {text!r}", where=where)
         name = PackageName.parse(match["name"], where=where)

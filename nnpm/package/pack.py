@@ -34,7 +34,7 @@ def pack(directory: Path, *, base_model_repo: str | None = None) -> Manifest:
     files = {
         rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME
     }
-    packed = manifest.with_files(files)
+    packed = manifest.with_files(files, where=str(directory))
     check_weights(directory, packed)
     atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
     return packed
