@@ -66,3 +66,131 @@ def test_pack_refuses_files_that_differ_only_by_case(tmp_path):
     (tmp_path / "A.txt").write_text("b")
     with pytest.raises(ManifestError, match="differ only by case"):
         pack(tmp_path)
+
+
+# --- 2. manifests, locks, project files and indexes -----------------------------------------------
+
+
+def test_a_fifo_as_the_manifest_is_refused_without_hanging(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "nnpm.toml")
+    with pytest.raises(ManifestError, match="not a regular file"):
+        Manifest.read(tmp_path / "nnpm.toml")
+
+
+def test_dev_zero_as_the_manifest_is_refused(tmp_path):
+    (tmp_path / "nnpm.toml").symlink_to("/dev/zero")
+    with pytest.raises(ManifestError, match="not a regular file"):
+        Manifest.read(tmp_path / "nnpm.toml")
+
+
+def test_a_manifest_over_the_size_cap_is_refused(tmp_path):
+    from nnpm.package.manifest import MAX_MANIFEST_BYTES
+
+    (tmp_path / "nnpm.toml").write_text(make_manifest().to_toml() + "#" * MAX_MANIFEST_BYTES)
+    with pytest.raises(ManifestError, match="larger than"):
+        Manifest.read(tmp_path / "nnpm.toml")
+
+
+_DEEP = {
+    "inline tables": "\n[provenance]\nx = " + "{a = " * 1200 + "1" + "}" * 1200 + "\n",
+    "arrays": "\n[provenance]\nx = " + "[" * 1200 + "]" * 1200 + "\n",
+    "dotted tables": "\n[provenance." + ".".join(["a"] * 1200) + "]\nx = 1\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_DEEP))
+def test_deeply_nested_toml_in_a_manifest_is_a_manifest_error(kind):
+    with pytest.raises(ManifestError, match="nested"):
+        Manifest.from_toml(make_manifest().to_toml() + _DEEP[kind])
+
+
+def test_pack_refuses_deeply_nested_tables(tmp_path):
+    from nnpm.package.pack import pack
+
+    (tmp_path / "nnpm.toml").write_text(make_manifest().to_toml() + _DEEP["dotted tables"])
+    with pytest.raises(ManifestError, match="nested"):
+        pack(tmp_path)
+
+
+def test_deeply_nested_lock_and_project_files_are_manifest_errors(tmp_path):
+    from nnpm.resolve.lock import read_lock
+    from nnpm.resolve.project import read_project
+
+    (tmp_path / "nnpm.lock").write_text("lock-version = 1\nx = " + "[" * 1200 + "]" * 1200 + "\n")
+    with pytest.raises(ManifestError, match="nested"):
+        read_lock(tmp_path / "nnpm.lock")
+    (tmp_path / "nnpm.toml").write_text("[project]\nx = " + "{a = " * 1200 + "1" + "}" * 1200 + "\n")
+    with pytest.raises(ManifestError, match="nested"):
+        read_project(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("hidden = [8]", "hidden = [8]\ndropout = nan"),
+        ("hidden = [8]", "hidden = [8]\nscale = inf"),
+        ("hidden = [8]", "hidden = [8]\nscale = -inf"),
+        ("mean = [0.3]", "mean = [nan]"),
+        ("std = [0.4]", "std = [inf]"),
+    ],
+)
+def test_inf_and_nan_in_architecture_params_and_input_statistics_are_refused(old, new):
+    text = make_manifest().to_toml()
+    assert old in text
+    with pytest.raises(ManifestError, match="finite"):
+        Manifest.from_toml(text.replace(old, new))
+
+
+def test_a_description_over_the_cap_is_refused():
+    from nnpm.package.manifest import MAX_DESCRIPTION_CHARS
+
+    manifest = make_manifest(description="x" * (MAX_DESCRIPTION_CHARS + 1))
+    with pytest.raises(ManifestError, match="description") as err:
+        Manifest.from_toml(manifest.to_toml())
+    assert len(err.value.one_line()) < 500
+    Manifest.from_toml(make_manifest(description="x" * MAX_DESCRIPTION_CHARS).to_toml())
+
+
+def _lock_text(version: str) -> str:
+    return (
+        'lock-version = 1\nrequires = ["test/mlp"]\n\n[[package]]\nname = "test/mlp"\n'
+        f'version = "{version}"\nregistry = "local"\nsha256 = "{"a" * 64}"\nfiles = {{}}\n'
+    )
+
+
+def test_a_non_pep440_version_in_a_lock_is_a_clear_error(tmp_path):
+    from nnpm.resolve.lock import read_lock
+
+    (tmp_path / "nnpm.lock").write_text(_lock_text("1.0.0"))
+    assert read_lock(tmp_path / "nnpm.lock") is not None
+    (tmp_path / "nnpm.lock").write_text(_lock_text("banana"))
+    with pytest.raises(ManifestError, match="PEP 440"):
+        read_lock(tmp_path / "nnpm.lock")
+
+
+def test_a_non_pep440_version_in_an_index_is_a_clear_error(tmp_path):
+    import json
+
+    from nnpm.registry.local import LocalRegistry
+
+    row = {"sha256": "a" * 64, "kind": "model"}
+    (tmp_path / "index.json").write_text(
+        json.dumps({"index-version": 1, "packages": {"test/mlp": {"banana": row}}})
+    )
+    with pytest.raises(ManifestError, match="PEP 440"):
+        LocalRegistry("local", str(tmp_path)).versions(PackageName.parse("test/mlp"))
+
+
+def test_an_index_description_over_the_cap_is_refused(tmp_path):
+    import json
+
+    from nnpm.registry.local import LocalRegistry
+
+    row = {"sha256": "a" * 64, "kind": "model", "description": "x" * 20_000}
+    (tmp_path / "index.json").write_text(
+        json.dumps({"index-version": 1, "packages": {"test/mlp": {"1.0": row}}})
+    )
+    with pytest.raises(ManifestError, match="description"):
+        LocalRegistry("local", str(tmp_path)).versions(PackageName.parse("test/mlp"))

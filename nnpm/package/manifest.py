@@ -10,7 +10,9 @@ a validated document into dataclasses and back.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -34,6 +36,10 @@ from nnpm.package.naming import (
 MANIFEST_NAME = "nnpm.toml"
 CARD_NAME = "README.md"
 KINDS = ("model", "module", "embedding", "composite")
+#: The largest manifest nnpm reads (1 MiB): a real one is a few KiB, even with thousands of files.
+MAX_MANIFEST_BYTES = 1024 * 1024
+#: The longest description a manifest or an index may carry (registry_schema/*.json say the same).
+MAX_DESCRIPTION_CHARS = 10_000
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
@@ -148,13 +154,11 @@ class Manifest:
     @classmethod
     def read(cls, path: Path) -> Manifest:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text_file(path)
         except FileNotFoundError:
             raise ManifestError(
                 "no manifest here", where=str(path), hint="a package directory holds nnpm.toml"
             ) from None
-        except UnicodeDecodeError:
-            raise ManifestError("not UTF-8 text", where=str(path)) from None
         return cls.from_toml(text, where=str(path))
 
     @classmethod
@@ -236,13 +240,51 @@ class Manifest:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def parse_toml(text: str, *, where: str) -> dict[str, Any]:
+def read_text_file(path: Path, *, limit: int = MAX_MANIFEST_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes; anything else is a ManifestError.
+
+    The file is opened non-blocking and checked with fstat before a byte is read, so a FIFO, a
+    device such as /dev/zero or a directory is refused at once instead of hanging or filling memory.
+    Raises FileNotFoundError when there is no file, for the caller to word.
+    """
+    where = str(path)
     try:
-        return tomllib.loads(text)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except IsADirectoryError:
+        raise ManifestError("not a regular file (a directory)", where=where) from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError(
+                "not a regular file", where=where, hint="nnpm reads its files only from regular files"
+            )
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ManifestError(
+            f"file is larger than {limit} bytes", where=where, hint=f"nnpm's files are at most {limit} bytes"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError("not UTF-8 text", where=where) from None
+
+
+def parse_toml(text: str, *, where: str) -> dict[str, Any]:
+    """Parse TOML; malformed, too deeply nested or non-finite documents are a ManifestError."""
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(
             f"malformed TOML: {exc}", where=where, hint="fix the TOML syntax at that line"
         ) from None
+    except RecursionError:
+        raise ManifestError(
+            f"tables and arrays nested more than {schema.MAX_DEPTH} levels deep",
+            where=where,
+            hint=f"nnpm's files nest at most {schema.MAX_DEPTH} levels; flatten the value",
+        ) from None
+    schema.check_document(doc, where=where)
+    return doc
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,20 +48,67 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((schema_dir() / SCHEMAS[name]).read_text(encoding="utf-8"))
 
 
+#: How deep tables and arrays may nest in any of nnpm's documents: far beyond what a real one needs,
+#: far below what would exhaust Python's recursion limit in a parser, a validator or a writer.
+MAX_DEPTH = 32
+
+
+def check_document(doc: Any, *, where: str) -> None:
+    """Refuse what no schema can say: nesting deeper than MAX_DEPTH, and inf or NaN anywhere.
+
+    Iterative, so that a hostile document cannot make this check itself recurse too deep.
+    """
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if len(path) >= MAX_DEPTH:
+                raise ManifestError(
+                    f"{_path(path)}: tables and arrays nested more than {MAX_DEPTH} levels deep",
+                    where=where,
+                    hint=f"nnpm's files nest at most {MAX_DEPTH} levels; flatten the value",
+                )
+            items = value.items() if isinstance(value, Mapping) else enumerate(value)
+            stack.extend((v, (*path, str(k))) for k, v in items)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ManifestError(
+                f"{_path(path)}: expected a finite number, found {value}",
+                where=where,
+                hint="inf and nan are not allowed in nnpm's files: write a finite number",
+            )
+
+
+def _path(parts: tuple[str, ...]) -> str:
+    text = ".".join(parts) or "(top level)"
+    return text if len(text) <= 120 else text[:60] + "..." + text[-40:]
+
+
+def _is_pep440(value: Any) -> bool:
+    from packaging.version import Version
+
+    if isinstance(value, str):
+        Version(value)
+    return True
+
+
 @functools.cache
 def _validator(name: str):
     import jsonschema  # imported on first validation: it costs ~0.1 s of start-up
+    from packaging.version import InvalidVersion
 
     schema = load_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    checker = jsonschema.FormatChecker()
+    checker.checks("pep440-version", raises=InvalidVersion)(_is_pep440)
+    return cls(schema, format_checker=checker)
 
 
 def validate(doc: Mapping[str, Any], name: str, *, where: str) -> None:
     """Raise ManifestError naming the first (most relevant) violation, if any."""
     import jsonschema
 
+    check_document(doc, where=where)
     error = jsonschema.exceptions.best_match(_validator(name).iter_errors(doc))
     if error is not None:
         raise ManifestError(describe(error), where=where)
@@ -82,9 +130,16 @@ def describe(error) -> str:
     elif validator == "enum":
         message = "expected one of " + ", ".join(repr(v) for v in expected)
     elif validator == "pattern":
-        message = (
-            f"{error.instance!r} is not in the expected form ({error.schema.get('description', expected)})"
-        )
+        message = f"{_short(error.instance)} is not in the expected form ({error.schema.get('description', expected)})"
+    elif validator == "format" and expected == "pep440-version":
+        message = f"{_short(error.instance)} is not a PEP 440 version (such as 1.0.0)"
+    elif validator == "maxLength":
+        message = f"{len(error.instance)} characters, at most {expected} are allowed"
     else:
-        message = error.message
+        message = _short(error.message, 200)
     return f"{path}: {message}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) and limit == 200 else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
