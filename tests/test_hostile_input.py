@@ -194,3 +194,105 @@ def test_an_index_description_over_the_cap_is_refused(tmp_path):
     )
     with pytest.raises(ManifestError, match="description"):
         LocalRegistry("local", str(tmp_path)).versions(PackageName.parse("test/mlp"))
+
+
+# --- 3. safetensors headers -------------------------------------------------------------------------
+
+
+def _safetensors(header, data: bytes = b"", *, length: int | None = None) -> bytes:
+    import json
+    import struct
+
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw) if length is None else length) + raw + data
+
+
+def _t(begin: int, end: int, shape=None, dtype: str = "F32") -> dict:
+    return {
+        "dtype": dtype,
+        "shape": [(end - begin) // 4] if shape is None else shape,
+        "data_offsets": [begin, end],
+    }
+
+
+_GOOD = {"a": _t(0, 8), "b": _t(8, 16), "__metadata__": {"format": "pt"}}
+
+
+def _header_of(tmp_path, content: bytes):
+    from nnpm.package.weights import read_header
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(content)
+    return read_header(path)
+
+
+def test_a_well_formed_header_is_accepted(tmp_path):
+    found = _header_of(tmp_path, _safetensors(_GOOD, bytes(16)))
+    assert {k: v.shape for k, v in found.items()} == {"a": (2,), "b": (2,)}
+    assert _header_of(tmp_path, _safetensors({}, b"")) == {}
+    assert (
+        _header_of(tmp_path, _safetensors(b'{"a":' + b'{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}  '))
+        != {}
+    )
+
+
+_BAD_HEADERS = {
+    "overlapping offsets": ({"a": _t(0, 8), "b": _t(4, 12)}, 12, "overlap"),
+    "a gap between tensors": ({"a": _t(0, 8), "b": _t(12, 20)}, 20, "gap"),
+    "a gap at the start": ({"a": _t(4, 12)}, 12, "gap"),
+    "trailing bytes": ({"a": _t(0, 8)}, 12, "trailing"),
+    "a float shape": ({"a": _t(0, 8, [2.0])}, 8, "shape"),
+    "a string shape": ({"a": _t(0, 8, "2")}, 8, "shape"),
+    "a negative dimension": ({"a": _t(0, 8, [-2, -1])}, 8, "shape"),
+    "a boolean dimension": ({"a": _t(0, 4, [True])}, 4, "shape"),
+    "a huge dimension": ({"a": _t(0, 8, [10**400])}, 8, "offsets"),
+    "float offsets": ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0.0, 8.0]}}, 8, "data_offsets"),
+    "string offsets": ({"a": {"dtype": "F32", "shape": [2], "data_offsets": "0-8"}}, 8, "data_offsets"),
+    "three offsets": ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8, 8]}}, 8, "data_offsets"),
+    "huge offsets": (
+        {"a": {"dtype": "F32", "shape": [2], "data_offsets": [10**30, 10**30 + 8]}},
+        8,
+        "truncated",
+    ),
+    "an unknown dtype": ({"a": _t(0, 8, dtype="F128")}, 8, "dtype"),
+    "a list as dtype": ({"a": _t(0, 8, dtype=["F32"])}, 8, "dtype"),
+    "an entry that is a list": ({"a": [1, 2]}, 0, "entry"),
+    "an entry without offsets": ({"a": {"dtype": "F32", "shape": [2]}}, 8, "entry"),
+    "non-string metadata": ({"__metadata__": {"epochs": 3}}, 0, "__metadata__"),
+    "a metadata list": ({"__metadata__": ["a"]}, 0, "__metadata__"),
+    "a list header": ([1, 2], 0, "header"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_HEADERS))
+def test_headers_outside_the_format_are_a_weights_error(tmp_path, case):
+    from nnpm.errors import WeightsError
+
+    header, data, fragment = _BAD_HEADERS[case]
+    with pytest.raises(WeightsError, match=fragment) as err:
+        _header_of(tmp_path, _safetensors(header, bytes(data)))
+    assert len(err.value.one_line()) < 600
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "header"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested"),
+        (b'{"a": NaN}', "header"),
+        (b"\xff\xfe{}", "header"),
+        (b"  {}", "header"),
+    ],
+)
+def test_hostile_header_json_is_a_weights_error(tmp_path, raw, fragment):
+    from nnpm.errors import WeightsError
+
+    with pytest.raises(WeightsError, match=fragment):
+        _header_of(tmp_path, _safetensors(raw))
+
+
+def test_a_header_length_over_the_library_limit_is_refused(tmp_path):
+    from nnpm.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="100000000"):
+        _header_of(tmp_path, _safetensors(b"{}", length=100_000_001))
