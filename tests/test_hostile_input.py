@@ -296,3 +296,48 @@ def test_a_header_length_over_the_library_limit_is_refused(tmp_path):
 
     with pytest.raises(WeightsError, match="100000000"):
         _header_of(tmp_path, _safetensors(b"{}", length=100_000_001))
+
+
+# --- 4. terminal escape sequences are escaped when printed ------------------------------------------
+
+_EVIL = "\x1b]0;pwned\x07 fine \x1b[31mred\x1b[0m\rover\u202egnp.exe"
+
+
+def _assert_escaped(out: str) -> None:
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\u202e" not in out
+    assert "\\x1b]0;pwned\\x07 fine" in out and "\\u202e" in out
+
+
+def test_search_escapes_control_characters_in_descriptions(nnpm_home, capsys):
+    import json
+
+    from tests.factories import run_cli
+
+    row = {"sha256": "a" * 64, "kind": "model", "description": _EVIL, "classes": ["\x1b[2Jcat"]}
+    (nnpm_home / "registry").mkdir(parents=True)
+    (nnpm_home / "registry" / "index.json").write_text(
+        json.dumps({"index-version": 1, "packages": {"test/mlp": {"1.0.0": row}}})
+    )
+    code, out, _ = run_cli(capsys, "search", "fine")
+    assert code == 0 and "test/mlp" in out
+    assert "\x1b" not in out and "\\x1b]0;pwned\\x07 fine" in out
+    code, out, _ = run_cli(capsys, "search", "fine", "--json")
+    assert code == 0 and json.loads(out)[0]["description"] == _EVIL  # JSON stays exact
+
+
+def test_show_escapes_control_characters_in_descriptions_and_classes(tmp_path, nnpm_home, capsys):
+    import json
+    from dataclasses import replace
+
+    from nnpm.package.manifest import Source
+    from tests.factories import run_cli
+
+    manifest = replace(make_manifest(description=_EVIL), source=Source(classes=("\x1b[2Jcat", "dog")))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "nnpm.toml").write_text(manifest.to_toml())
+    code, out, _ = run_cli(capsys, "show", str(tmp_path / "pkg"))
+    assert code == 0, out
+    _assert_escaped(out)
+    assert "\\x1b[2Jcat, dog" in out
+    code, out, _ = run_cli(capsys, "show", str(tmp_path / "pkg"), "--json")
+    assert json.loads(out)["manifest"]["package"]["description"] == _EVIL

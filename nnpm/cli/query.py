@@ -8,7 +8,28 @@ from nnpm.cli.output import emit_json, info, json_option
 from nnpm.cli.package import registry_option
 
 
+def printable(text: object) -> str:
+    """`text` with control and format characters escaped (`\\x1b`, `\\u202e`), so that a package's
+    description cannot move the cursor, retitle the terminal or reverse the line it is printed on.
+    Only what the CLI prints goes through here; --json output stays exact."""
+    import unicodedata
+
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch
+        for ch in str(text)
+    )
+
+
+#: Unicode categories escaped when printed: controls, format characters (bidi overrides), separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _echo(line: str) -> None:
+    click.echo(printable(line))
+
+
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    rows = [tuple(printable(c) for c in row) for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -55,7 +76,7 @@ def search(query: str, registry: str | None, as_json: bool) -> None:
         _table([(str(i.name), str(i.version), i.kind, i.description[:60]) for i in found],
                ("package", "latest", "kind", "description"))  # fmt: skip
     else:
-        info(f"no package matches {query!r}")
+        info(f"no package matches {printable(repr(query))}")
 
 
 @click.command()
@@ -76,33 +97,33 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
                    "forward": details.forward, "manifest": m.to_dict()})  # fmt: skip
         return
     where = f"in directory {details.directory}" if details.directory else f"from registry {details.registry}"
-    click.echo(f"{m.name} {m.version} ({m.kind}) {where}")
+    _echo(f"{m.name} {m.version} ({m.kind}) {where}")
     if m.description:
-        click.echo(f"  {m.description}")
+        _echo(f"  {m.description}")
     if details.versions:
-        click.echo(f"  versions: {', '.join(str(v.version) for v in details.versions)}")
+        _echo(f"  versions: {', '.join(str(v.version) for v in details.versions)}")
     if details.installed:
-        click.echo(f"  installed: {', '.join(str(v) for v in details.installed)}")
+        _echo(f"  installed: {', '.join(str(v) for v in details.installed)}")
     if m.source.model:
-        click.echo(f"  source model: {m.source.model}=={m.source.version}")
+        _echo(f"  source model: {m.source.model}=={m.source.version}")
     if m.source.classes:
-        click.echo(f"  classes: {', '.join(m.source.classes)}")
+        _echo(f"  classes: {', '.join(m.source.classes)}")
     if m.architecture:
-        click.echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
+        _echo(f"  architecture: {m.architecture.family}, input {list(m.architecture.input.shape)}")
     forward = details.forward
     if forward is not None:
-        click.echo(f"  forward: {_FORWARD[forward['mode']].format(**forward)}")
+        _echo(f"  forward: {_FORWARD[forward['mode']].format(**forward)}")
     if m.metrics.retained is not None and m.metrics.total:
-        click.echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
+        _echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
     if m.metrics.accuracy:
         a = m.metrics.accuracy
-        click.echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")
+        _echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")
     for dep in m.dependencies:
-        click.echo(
+        _echo(
             f"  depends on {dep.name}{dep.specifier}" + (f" (sha256 {dep.sha256[:12]})" if dep.sha256 else "")
         )
     for rel, entry in m.files.items():
-        click.echo(f"  file {rel}: {entry.size} bytes, sha256 {entry.sha256[:12]}")
+        _echo(f"  file {rel}: {entry.size} bytes, sha256 {entry.sha256[:12]}")
 
 
 #: `PackageDetails.forward` in words.
