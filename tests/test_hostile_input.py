@@ -341,3 +341,36 @@ def test_show_escapes_control_characters_in_descriptions_and_classes(tmp_path, n
     assert "\\x1b[2Jcat, dog" in out
     code, out, _ = run_cli(capsys, "show", str(tmp_path / "pkg"), "--json")
     assert json.loads(out)["manifest"]["package"]["description"] == _EVIL
+
+
+# --- 5. registry add: no silent overwrite, no lost entries ------------------------------------------
+
+
+def test_registry_add_over_an_existing_name_is_refused_with_a_hint(tmp_path, nnpm_home, capsys):
+    from nnpm.registry.config import registries
+    from tests.factories import run_cli
+
+    assert run_cli(capsys, "registry", "add", "team", str(tmp_path / "a"))[0] == 0
+    code, _, err = run_cli(capsys, "registry", "add", "team", str(tmp_path / "b"))
+    assert code == 1 and "already configured" in err and "--replace" in err and err.count("\n") == 1
+    assert registries()["team"].url == str(tmp_path / "a")
+    assert run_cli(capsys, "registry", "add", "team", str(tmp_path / "b"), "--replace")[0] == 0
+    assert registries()["team"].url == str(tmp_path / "b")
+
+
+def test_concurrent_registry_adds_lose_nothing(tmp_path, nnpm_home):
+    import os
+    import subprocess
+    import sys
+
+    from nnpm.registry.config import registries
+
+    script = (
+        "import sys\nfrom nnpm.registry.config import add_registry\n"
+        "for i in range(5):\n    add_registry(f'r{sys.argv[1]}-{i}', f'/tmp/reg-{sys.argv[1]}-{i}')\n"
+    )
+    env = {**os.environ, "NNPM_HOME": str(nnpm_home)}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(n)], env=env) for n in range(6)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 6
+    found = registries()
+    assert {f"r{n}-{i}" for n in range(6) for i in range(5)} <= set(found)

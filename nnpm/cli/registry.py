@@ -28,7 +28,8 @@ def _url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
 @click.option(
     "--default", "make_default", is_flag=True, help="Use this registry when --registry is not given."
 )
-def add(name: str, url: str, endpoint: str | None, make_default: bool) -> None:
+@click.option("--replace", is_flag=True, help="Overwrite a registry already configured under NAME.")
+def add(name: str, url: str, endpoint: str | None, make_default: bool, replace: bool) -> None:
     """Add registry NAME at URL: a directory (or file:///path) or hf://<hub-namespace>."""
     from nnpm.registry.config import add_registry
 
@@ -36,7 +37,7 @@ def add(name: str, url: str, endpoint: str | None, make_default: bool) -> None:
         raise UsageError(f"--endpoint applies only to hf:// registries, not {url}", where="nnpm registry add",
                          hint="drop --endpoint: a directory registry has no API endpoint")  # fmt: skip
 
-    cfg = add_registry(name, url, endpoint=endpoint, make_default=make_default)
+    cfg = add_registry(name, url, endpoint=endpoint, make_default=make_default, replace=replace)
     info(f"added registry {cfg.name} -> {cfg.url}" + (" (default)" if make_default else ""))
 
 

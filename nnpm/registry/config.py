@@ -15,14 +15,16 @@ $NNPM_HOME/registry unless config.toml points it elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tomlkit
 
 from nnpm.config import Settings
-from nnpm.errors import ConfigError
+from nnpm.errors import ConfigError, LockTimeoutError
 from nnpm.fsutil import atomic_write_text
 from nnpm.package.naming import validate_part
 from nnpm.registry.base import Registry
@@ -57,6 +59,24 @@ def _read(settings: Settings | None = None) -> dict:
 
 def _write(doc: dict, settings: Settings | None = None) -> None:
     atomic_write_text(_settings(settings).config_file, tomlkit.dumps(doc))
+
+
+@contextlib.contextmanager
+def _locked(settings: Settings | None = None) -> Iterator[None]:
+    """Hold config.toml's lock (config.toml.lock beside it) around a read-modify-write of the file,
+    so that concurrent `nnpm registry add` / `remove` never lose each other's entries."""
+    from filelock import FileLock, Timeout  # only writers pay for it
+
+    settings = _settings(settings)
+    path = settings.config_file.with_name(settings.config_file.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(path, timeout=settings.lock_timeout):
+            yield
+    except Timeout:
+        raise LockTimeoutError(
+            f"timed out after {settings.lock_timeout:g} s waiting for the config lock", where=str(path)
+        ) from None
 
 
 def registries(settings: Settings | None = None) -> dict[str, RegistryConfig]:
@@ -96,8 +116,10 @@ def add_registry(
     *,
     endpoint: str | None = None,
     make_default: bool = False,
+    replace: bool = False,
     settings: Settings | None = None,
 ) -> RegistryConfig:
+    """Add registry `name`; one already configured is refused unless `replace`."""
     validate_part(name, what="registry name")
     if not (
         url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")
@@ -108,14 +130,22 @@ def add_registry(
         )
     if url.startswith("hf://"):
         validate_hub_namespace(url)
-    doc = _read(settings)
     table = {"url": url}
     if endpoint:
         table["endpoint"] = endpoint
-    doc.setdefault("registries", {})[name] = table
-    if make_default:
-        doc["default"] = name
-    _write(doc, settings)
+    with _locked(settings):
+        doc = _read(settings)
+        existing = doc.get("registries", {}).get(name)
+        if existing is not None and not replace:
+            old = existing.get("url") if isinstance(existing, dict) else existing
+            raise ConfigError(
+                f"registry {name!r} is already configured (url {old})",
+                hint=f"pass --replace to point it at {url}, or `nnpm registry remove {name}` first",
+            )
+        doc.setdefault("registries", {})[name] = table
+        if make_default:
+            doc["default"] = name
+        _write(doc, settings)
     return RegistryConfig(name, url, endpoint)
 
 
@@ -127,15 +157,16 @@ def validate_hub_namespace(url: str) -> str:
 
 
 def remove_registry(name: str, settings: Settings | None = None) -> None:
-    doc = _read(settings)
-    if name not in doc.get("registries", {}):
-        raise ConfigError(
-            f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones"
-        )
-    del doc["registries"][name]
-    if doc.get("default") == name:
-        del doc["default"]
-    _write(doc, settings)
+    with _locked(settings):
+        doc = _read(settings)
+        if name not in doc.get("registries", {}):
+            raise ConfigError(
+                f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones"
+            )
+        del doc["registries"][name]
+        if doc.get("default") == name:
+            del doc["default"]
+        _write(doc, settings)
 
 
 def registry_for_url(url: str, settings: Settings | None = None) -> RegistryConfig:
@@ -145,7 +176,7 @@ def registry_for_url(url: str, settings: Settings | None = None) -> RegistryConf
             return cfg
     base = re.sub(r"[^a-z0-9]+", "-", url.removeprefix("hf://").lower()).strip("-")[:60] or "hub"
     name = f"hf-{base}"
-    return add_registry(name, url, settings=settings)
+    return add_registry(name, url, replace=True, settings=settings)
 
 
 def open_registry(name: str | None = None, settings: Settings | None = None) -> Registry:
