@@ -30,8 +30,10 @@ def modularize(
     resume: bool = False,
     reporter=None,
 ) -> Report:
-    """Train a standard and a modular CNN (MwT) with one recipe and cut one module package per class.
+    """Train a standard and a modular CNN with one recipe and cut one module package per class.
 
+    The modular method is `config.method`: "mwt" (mask generators; the default) or "moda"
+    (activation-driven losses on a standard network, units pruned by per-class activation rate).
     Writes OUT/<arch> (the modular model), OUT/<arch>-standard, OUT/<class>-module packages and
     OUT/results.json. The validation split is carved from the training data (`val_fraction`);
     the test split is only measured.
@@ -44,7 +46,7 @@ def modularize(
     config = config or TrainConfig()
     data = load_image_dataset(dataset, Path(data_dir) if data_dir else None, seed=config.seed,
                               val_fraction=val_fraction)  # fmt: skip
-    architecture(arch, data, width, gated=True, pad=pad, resize=resize)
+    architecture(arch, data, width, gated=config.method == "mwt", pad=pad, resize=resize)
     kwargs = {"reporter": reporter} if reporter is not None else {}
     return run(data, arch, width, config, Path(out), namespace, version=version, pad=pad, resize=resize,
                resume=resume, **kwargs)  # fmt: skip

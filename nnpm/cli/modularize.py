@@ -1,4 +1,4 @@
-"""`nnpm modularize cnn`: train a modular CNN (MwT) and write one module package per class."""
+"""`nnpm modularize cnn`: train a modular CNN (MwT or MODA) and write one module package per class."""
 
 from __future__ import annotations
 
@@ -52,11 +52,18 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     show_default=True,
     help="Learning rate of the mask generators, as a multiple of --lr (MwT: 1).",
 )
-@click.option("--alpha", type=float, default=0.5, show_default=True, help="Weight of the cohesion loss.")
-@click.option("--beta", type=float, default=1.5, show_default=True, help="Weight of the coupling loss.")
+@click.option("--method", default="mwt", show_default=True,
+              help="mwt (mask generators, gate losses) or moda (activation losses, no gates).")  # fmt: skip
+@click.option("--alpha", type=float, default=None,
+              help="mwt: weight of the cohesion loss (default 0.5); moda: of the affinity loss (default 1).")  # fmt: skip
+@click.option("--beta", type=float, default=None,
+              help="mwt: weight of the coupling loss (default 1.5); moda: of the dispersion loss (default 1).")  # fmt: skip
+@click.option("--gamma", type=float, default=None,
+              help="moda only: weight of the compactness loss, mean |activation| (default 0.3).")  # fmt: skip
 @click.option(
-    "--tau", type=float, default=0.9, show_default=True, help="Kernel frequency threshold, in (0, 1]."
-)
+    "--tau", type=float, default=0.9, show_default=True,
+    help="Unit threshold in (0, 1]: gate frequency (mwt) or non-zero activation rate (moda) per class.",
+)  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True, help="Validation share of training data.")  # fmt: skip
@@ -76,18 +83,27 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoints in OUT/.checkpoints.")
 @json_option
 @click.pass_context
-def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, alpha, beta, tau, seed,
-        val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume, as_json) -> None:  # fmt: skip
+def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, method, alpha, beta, gamma,
+        tau, seed, val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume, as_json) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
     from nnpm import api
     from nnpm.cli.progress import TqdmProgress
-    from nnpm.science.cnn.train import TrainConfig
+    from nnpm.science.cnn.train import METHODS, MODA_DEFAULTS, MWT_DEFAULTS, TrainConfig
 
     if dataset == "digits":
         params.refuse(ctx, "data_dir", "does not apply to digits, which is bundled with nnpm")
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r} (known: {', '.join(METHODS)})", where="--method")
+    if method == "mwt":
+        params.refuse(ctx, "gamma", "applies to --method moda only")
+    else:
+        params.refuse(ctx, "generator_lr_scale", "applies to --method mwt only (MODA has no mask generators)")
+    defaults = MWT_DEFAULTS if method == "mwt" else MODA_DEFAULTS
+    weights = {k: v if v is not None else defaults.get(k, 0.3) for k, v in
+               (("alpha", alpha), ("beta", beta), ("gamma", gamma))}  # fmt: skip
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, generator_lr_scale=generator_lr_scale,
-                         alpha=alpha, beta=beta, tau=tau, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
+                         method=method, **weights, tau=tau, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
         version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),
@@ -96,13 +112,14 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
     if as_json:
         emit_json(d)
         return
-    info(f"{arch} width {width} on {dataset}: {epochs} epochs, seed {seed}; {report.split_note}")
+    info(f"{arch} width {width} on {dataset}, {method}: {epochs} epochs, seed {seed}; {report.split_note}")
     click.echo(
         f"standard accuracy {100 * report.standard_accuracy:.2f}%  modular {100 * report.modular_accuracy:.2f}%"
         f"  loss {report.loss_points:.2f} points  mean KRR {100 * report.mean_krr:.2f}%"
         f"  time {report.standard_seconds:.0f}s / {report.modular_seconds:.0f}s (x{d['time_ratio']:.2f})"
     )
-    click.echo(f"{'package':<40}{'kernels':>10}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}")
+    unit = "kernels" if method == "mwt" else "units"
+    click.echo(f"{'package':<40}{unit:>10}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}")
     click.echo(f"{report.model_package:<40}")
     for m in report.modules:
         click.echo(

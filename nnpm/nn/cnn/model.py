@@ -5,6 +5,11 @@ conv but the first) and a physically pruned module (smaller convs whose channel 
 are subsets of the model's, with the gates sliced to the kept kernels). Residual adds
 scatter both branches into the union of their channel sets, so a pruned module computes
 exactly what the modular model computes when the gates outside the module are zero.
+
+forward_activations serves activation-driven training (MODA): besides the logits it returns,
+per sample, every ReLU'd conv channel's mean post-ReLU activation over space and every hidden
+FC neuron's post-ReLU activation. A post-ReLU map whose mean is zero is zero everywhere, so a
+unit that is zero on an input can be removed from the network without changing its output there.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnpm.nn.cnn.spec import Add, Conv, Layout, Pool, conv_input, generator_hidden, layout
+from nnpm.nn.cnn.spec import Add, Conv, Layout, Pool, conv_input, fc_name, fc_widths, generator_hidden, layout
 from nnpm.nn.layers import Normalize
 
 
@@ -95,7 +100,7 @@ class CNN(nn.Module):
                 for side, src in (("a", op.a), ("b", op.b)):
                     pos = torch.tensor([union[c] for c in self._chan(src)], dtype=torch.long)
                     self.register_buffer(f"add{i}_{side}", pos, persistent=False)
-        widths = [len(lay.channels[-1]), *lay.head, lay.num_classes]
+        widths = fc_widths(lay)
         self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:], strict=False))
 
     def _chan(self, i: int) -> tuple[int, ...]:
@@ -116,15 +121,30 @@ class CNN(nn.Module):
         self, x: torch.Tensor, masks: dict[str, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Logits [B, num_classes] and {gated layer: gates [B, C]}."""
+        logits, gates, _ = self._run(x, masks, activations=False)
+        return logits, gates
+
+    def forward_activations(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits and {unit layer: activations [B, C]}: each ReLU'd conv's channels (post-ReLU mean
+        over space, keyed by the conv's name) and each hidden FC layer's neurons (post-ReLU, "fc.j")."""
+        logits, _, acts = self._run(x, None, activations=True)
+        return logits, acts
+
+    def _run(
+        self, x: torch.Tensor, masks: dict[str, torch.Tensor] | None, activations: bool
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         x = self.prepare(x)
         outs: list[torch.Tensor] = []
         gates: dict[str, torch.Tensor] = {}
+        acts: dict[str, torch.Tensor] = {}
         get = lambda i: x if i < 0 else outs[i]  # noqa: E731
         for i, op in enumerate(self.lay.ops):
             if isinstance(op, Conv):
                 out, gate = self.convs[op.name](get(op.src), None if masks is None else masks.get(op.name))
                 if gate is not None:
                     gates[op.name] = gate
+                if activations and op.relu:
+                    acts[op.name] = out.mean((2, 3))
             elif isinstance(op, Pool):
                 out = (
                     F.max_pool2d(get(op.src), 2)
@@ -139,7 +159,9 @@ class CNN(nn.Module):
             h = layer(h)
             if j < len(self.fc) - 1:
                 h = torch.relu(h)
-        return h, gates
+                if activations:
+                    acts[fc_name(j)] = h
+        return h, gates, acts
 
     def _add(self, i: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         pa, pb = getattr(self, f"add{i}_a"), getattr(self, f"add{i}_b")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import torch
 
-from nnpm.nn.cnn.spec import Conv, conv_input, layout
+from nnpm.nn.cnn.spec import Conv, conv_input, fc_name, layout
 from nnpm.package.manifest import Architecture
 
 
@@ -17,7 +17,8 @@ def module_architecture(
     temperature: float,
     score_bias: tuple[float, ...] = (),
 ) -> Architecture:
-    """The module's spec: the model's, with retained kernels, log-prob output and its calibration."""
+    """The module's spec: the model's, with retained kernels (and FC neurons), log-prob output and its
+    calibration."""
     params = {
         **model_arch.params,
         "output": "logprob",
@@ -33,7 +34,9 @@ def prune_state(
     state: dict[str, torch.Tensor], model_arch: Architecture, module_arch: Architecture
 ) -> dict[str, torch.Tensor]:
     """Slice each conv's outputs to its kept kernels and inputs to the previous layer's channel set,
-    BN statistics and gate generators alike, and the first FC layer's inputs to the last set."""
+    BN statistics and gate generators alike; each FC layer's inputs to the previous layer's kept set
+    (the last conv's channels, then the kept hidden neurons) and each hidden FC layer's outputs to its
+    kept neurons. The output layer keeps every class."""
     full, mod = layout(model_arch), layout(module_arch)
     if any(len(c) != w for c, w in zip(full.channels, _widths(full), strict=True)):
         raise ValueError("prune_state takes the full modular model's state")
@@ -52,10 +55,15 @@ def prune_state(
             out[f"{pre}.gen.w1.weight"] = state[f"{pre}.gen.w1.weight"][:, n]
             out[f"{pre}.gen.w2.weight"] = state[f"{pre}.gen.w2.weight"][o]
             out[f"{pre}.gen.w2.bias"] = state[f"{pre}.gen.w2.bias"][o]
-    last = torch.tensor(mod.channels[-1], dtype=torch.long)
-    for key, value in state.items():
-        if key.startswith("fc."):
-            out[key] = value[:, last] if key == "fc.0.weight" else value
+    ins = [mod.channels[-1], *mod.hidden_kept()]
+    n_fc = len(mod.head) + 1
+    for j in range(n_fc):
+        i = torch.tensor(ins[j], dtype=torch.long)
+        w, b = state[f"{fc_name(j)}.weight"][:, i], state[f"{fc_name(j)}.bias"]
+        if j < n_fc - 1:
+            o = torch.tensor(mod.hidden_kept()[j], dtype=torch.long)
+            w, b = w[o], b[o]
+        out[f"{fc_name(j)}.weight"], out[f"{fc_name(j)}.bias"] = w, b
     return {k: v.clone() for k, v in out.items()}
 
 

@@ -3,8 +3,8 @@
 Every family (vgg16, resnet18, simcnn, rescnn) is a list of ops over tensors: convs
 (3x3 or 1x1, conv -> BatchNorm -> optional gate -> optional ReLU), max-pools and residual
 adds, followed by a global average pool and a fully connected head. The plan, the
-width multiplier and `architecture.retained` (kept kernel indices per gated conv) fix
-every tensor shape, so publish and install can check a module's weights without
+width multiplier and `architecture.retained` (kept kernel indices per conv, and kept
+neurons per hidden FC layer under "fc.0", "fc.1", ...) fix every tensor shape, so publish and install can check a module's weights without
 importing torch, and the torch builder, the pruner and the extractor all read the same
 channel sets from here.
 """
@@ -60,6 +60,15 @@ class Layout:
     head: tuple[int, ...]
     num_classes: int
     in_channels: int
+    head_kept: tuple[tuple[int, ...], ...] = ()  # kept neurons of each hidden FC layer (default: all)
+
+    def hidden_kept(self) -> tuple[tuple[int, ...], ...]:
+        return self.head_kept or tuple(tuple(range(w)) for w in self.head)
+
+
+def fc_name(j: int) -> str:
+    """The `retained` key of hidden FC layer j (its output neurons): "fc.0", "fc.1", ..."""
+    return f"fc.{j}"
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -220,6 +229,16 @@ def layout(arch) -> Layout:
         sizes.append(size)
     gated = tuple(o.name for o in ops if isinstance(o, Conv) and o.name != first) if gated_flag else ()
     head_widths = tuple(scaled(h, width) for h in head)
+    head_kept = []
+    for j, w in enumerate(head_widths):
+        full_width[fc_name(j)] = w
+        kept = retained.get(fc_name(j), tuple(range(w)))
+        if not kept or any(not 0 <= k < w for k in kept):
+            raise ArchitectureError(f"architecture.retained.{fc_name(j)} does not fit width {w}")
+        head_kept.append(tuple(kept))
+    unknown = set(retained) - set(full_width)
+    if unknown:
+        raise ArchitectureError(f"architecture.retained names unknown layers: {', '.join(sorted(unknown))}")
     return Layout(
         tuple(ops),
         tuple(channels),
@@ -229,11 +248,28 @@ def layout(arch) -> Layout:
         head_widths,
         int(p["num_classes"]),
         in_ch,
+        tuple(head_kept),
     )
 
 
 def conv_input(lay: Layout, op: Conv) -> tuple[int, ...]:
     return tuple(range(lay.in_channels)) if op.src < 0 else lay.channels[op.src]
+
+
+def fc_widths(lay: Layout) -> list[int]:
+    """Input width of the FC head, then each (kept) hidden layer's, then the classes."""
+    return [len(lay.channels[-1]), *(len(k) for k in lay.hidden_kept()), lay.num_classes]
+
+
+def unit_layers(lay: Layout) -> tuple[str, ...]:
+    """The layers whose units MODA regulates and prunes: every ReLU'd conv, then each hidden FC layer."""
+    convs = tuple(o.name for o in lay.ops if isinstance(o, Conv) and o.relu)
+    return convs + tuple(fc_name(j) for j in range(len(lay.head)))
+
+
+def unit_total(lay: Layout) -> int:
+    """All of the full model's MODA units (ReLU'd conv channels and hidden FC neurons)."""
+    return sum(lay.full_width[name] for name in unit_layers(lay))
 
 
 def maskable_total(lay: Layout) -> int:
@@ -259,7 +295,7 @@ def cnn_shapes(arch) -> dict[str, tuple[int, ...]]:
             shapes[f"{pre}.gen.w1.weight"] = (d, c_in)
             shapes[f"{pre}.gen.w2.weight"] = (c_out, d)
             shapes[f"{pre}.gen.w2.bias"] = (c_out,)
-    widths = [len(lay.channels[-1]), *lay.head, lay.num_classes]
+    widths = fc_widths(lay)
     for j, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
         shapes[f"fc.{j}.weight"] = (b, a)
         shapes[f"fc.{j}.bias"] = (b,)
@@ -274,7 +310,8 @@ _DESCRIPTIONS = {
 }
 _COMMON = (
     "; params: num_classes, width (multiplier), gated (MwT mask generators), pad, resize, "
-    "output (logits | logprob), classes, temperature; retained: kept kernels per gated conv"
+    "output (logits | logprob), classes, temperature; retained: kept kernels per conv and "
+    "kept neurons per hidden FC layer (fc.0, ...)"
 )
 
 
@@ -300,6 +337,10 @@ __all__ = [
     "Layout",
     "cnn_shapes",
     "conv_input",
+    "fc_name",
+    "fc_widths",
     "layout",
     "maskable_total",
+    "unit_layers",
+    "unit_total",
 ]

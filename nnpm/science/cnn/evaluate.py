@@ -57,14 +57,16 @@ def jaccard_cohesion(
     max_samples: int = 256,
     seed: int = 0,
 ) -> float:
-    """Mean Jaccard similarity of binary gate patterns of class-`cls` samples, restricted to its module."""
+    """Mean Jaccard similarity of binary gate patterns (activation patterns for an ungated MODA model)
+    of class-`cls` samples, restricted to its module."""
     idx = torch.nonzero(split.y == cls).flatten()
     idx = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))[:max_samples]]
     if len(idx) < 2:
         return 1.0
     model.eval()
     device = next(model.parameters()).device
-    _, gates = model.forward_gates(split.x[idx].to(device))
+    xs = split.x[idx].to(device)
+    _, gates = model.forward_gates(xs) if model.gated else model.forward_activations(xs)
     pattern = torch.cat([(gates[n].cpu()[:, list(k)] > 0).float() for n, k in kept.items()], dim=1)
     inter = pattern @ pattern.T
     size = pattern.sum(1)
@@ -82,5 +84,6 @@ def jaccard_coupling(kept: list[dict[str, tuple[int, ...]]]) -> float:
 
 
 def krr(kept: dict[str, tuple[int, ...]], widths: dict[str, int]) -> float:
-    """Kept maskable kernels / all maskable kernels (first conv excluded by construction)."""
+    """Kept units / all units of the layers in `kept` (MwT: maskable kernels, the first conv excluded
+    by construction; MODA: ReLU'd conv channels and hidden FC neurons)."""
     return sum(len(v) for v in kept.values()) / sum(widths[n] for n in kept)

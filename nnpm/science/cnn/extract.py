@@ -1,4 +1,5 @@
-"""Which kernels belong to which class: MwT's tau rule over training-set gate frequencies."""
+"""Which units belong to which class: MwT's tau rule over training-set gate frequencies, and MODA's
+over training-set activation rates (both: keep unit k for class c iff its rate on c's samples >= tau)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,25 @@ def gate_frequencies(
         onehot = F.one_hot(split.y[i : i + batch_size], num_classes).float()
         for name, g in gates.items():
             c = onehot.T @ (g.cpu() > 0).float()
+            fired[name] = fired[name] + c if name in fired else c
+    counts = torch.bincount(split.y, minlength=num_classes).float().clamp_min(1)
+    return {name: f / counts[:, None] for name, f in fired.items()}
+
+
+@torch.no_grad()
+def activation_rates(
+    model: CNN, split: Split, num_classes: int, batch_size: int = 512
+) -> dict[str, torch.Tensor]:
+    """{unit layer: rate [num_classes, C]}: share of each class's samples whose activation on a unit
+    (ReLU'd conv channel or hidden FC neuron) is non-zero (MODA). Eval mode, the split as given."""
+    model.eval()
+    device = next(model.parameters()).device
+    fired: dict[str, torch.Tensor] = {}
+    for i in range(0, len(split), batch_size):
+        _, acts = model.forward_activations(split.x[i : i + batch_size].to(device))
+        onehot = F.one_hot(split.y[i : i + batch_size], num_classes).float()
+        for name, a in acts.items():
+            c = onehot.T @ (a.cpu() != 0).float()
             fired[name] = fired[name] + c if name in fired else c
     counts = torch.bincount(split.y, minlength=num_classes).float().clamp_min(1)
     return {name: f / counts[:, None] for name, f in fired.items()}

@@ -1,4 +1,5 @@
-"""MwT's cohesion and coupling losses over per-sample gate vectors (science.md section 1)."""
+"""MwT's cohesion and coupling losses over per-sample gate vectors (science.md section 1), and MODA's
+affinity, dispersion and compactness over per-sample activation vectors (science.md section 3)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,20 @@ def mwt_losses(gates: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[to
     cohesion = 1 - (sim * same).sum() / (n_same * len(layers)) if n_same > 0 else zero
     coupling = (sim * diff).sum() / (n_diff * len(layers)) if n_diff > 0 else zero
     return cohesion, coupling
+
+
+def moda_losses(
+    activations: dict[str, torch.Tensor], labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(affinity, dispersion, compactness) averaged over layers (MODA).
+
+    affinity = 1 - mean cosine similarity of the activation rows over same-label pairs and
+    dispersion = mean cosine similarity over different-label pairs: the same arithmetic as MwT's
+    cohesion and coupling, applied to activations instead of gates. compactness = mean |activation|
+    of a layer (L1 norm / number of entries), which drives activations to exact zeros.
+    """
+    affinity, dispersion = mwt_losses(activations, labels)
+    if not activations:
+        return affinity, dispersion, affinity
+    compactness = torch.stack([a.abs().mean() for a in activations.values()]).mean()
+    return affinity, dispersion, compactness

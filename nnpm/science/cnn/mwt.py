@@ -24,7 +24,7 @@ from nnpm.package.manifest import Architecture
 from nnpm.progress import Progress
 from nnpm.science.cnn import evaluate, packaging
 from nnpm.science.cnn.calibrate import fit_score_calibration
-from nnpm.science.cnn.extract import gate_frequencies, kept_for_class
+from nnpm.science.cnn.extract import activation_rates, gate_frequencies, kept_for_class
 from nnpm.science.cnn.packaging import architecture, write_packages, write_standard_package
 from nnpm.science.cnn.report import Report, evaluate_modules
 from nnpm.science.cnn.train import (
@@ -51,11 +51,13 @@ def train_standard(data: LabelledData, family: str, width: float, cfg: TrainConf
 
 
 def train_modular(data: LabelledData, family: str, width: float, cfg: TrainConfig, **options) -> TrainResult:
-    """The modular model: mask generators on every conv but the first, CE + alpha*cohesion + beta*coupling.
+    """The modular model. MwT (cfg.method "mwt"): mask generators on every conv but the first,
+    CE + alpha*cohesion + beta*coupling. MODA ("moda"): the standard network without gates,
+    CE + alpha*affinity + beta*dispersion + gamma*compactness over its activations.
 
     options: pad and resize (input adaptation), checkpoint_dir and resume (per-epoch safetensors
     checkpoints), reporter (progress hooks)."""
-    return _train(data, family, width, cfg, gated=True, **options)
+    return _train(data, family, width, cfg, gated=cfg.method == "mwt", modular=True, **options)
 
 
 def _train(
@@ -65,6 +67,7 @@ def _train(
     cfg: TrainConfig,
     *,
     gated: bool,
+    modular: bool = False,
     pad: int = 0,
     resize: int = 0,
     checkpoint_dir: Path | None = None,
@@ -72,7 +75,7 @@ def _train(
     reporter: Progress | None = None,
 ) -> TrainResult:
     arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
-    run = "modular" if gated else "standard"
+    run = "modular" if gated or modular else "standard"
     return train(new_model(arch, cfg.seed), data, cfg, run=run, checkpoint_dir=checkpoint_dir, resume=resume,
                  reporter=reporter)  # fmt: skip
 
@@ -110,8 +113,9 @@ def extract_modules(
 ) -> list[ExtractedModule]:
     """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
 
-    Gate frequencies come from the training split in eval mode without augmentation; each
-    module keeps its gates sliced to its kernels, and its temperature and log-odds bias are
+    Gate frequencies (MwT, a gated model) or activation rates (MODA, an ungated model: ReLU'd conv
+    channels and hidden FC neurons) come from the training split in eval mode without augmentation;
+    each module keeps its gates (if any) sliced to its units, and its temperature and log-odds bias are
     fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
     The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
     """
@@ -122,7 +126,8 @@ def extract_modules(
         raise InvalidInputError("extract_modules needs model_arch for a torch model")
     model = model.to(device).eval()
     lay = layout(model_arch)
-    freqs = gate_frequencies(model, data.train, len(data.classes), batch_size)
+    rates = gate_frequencies if model.gated else activation_rates
+    freqs = rates(model, data.train, len(data.classes), batch_size)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     out = []
     for cls in classes if classes is not None else range(len(data.classes)):
@@ -181,7 +186,8 @@ def modularize(
     results.json into `out`. Checkpoints go to out/.checkpoints (resume with resume=True)."""
     if not 0 < cfg.tau <= 1:
         raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
-    architecture(family, data, width, gated=True, pad=pad, resize=resize)  # fail fast on bad args
+    gated = cfg.method == "mwt"
+    architecture(family, data, width, gated=gated, pad=pad, resize=resize)  # fail fast on bad args
     packaging.model_name(namespace, family)
     out = Path(out)
     refuse_to_overwrite(out / ".checkpoints", resume)
@@ -199,7 +205,7 @@ def modularize(
         ) from None
     device = resolve_device(cfg.device)
     model = mod.model.to(device).eval()
-    arch = architecture(family, data, width, gated=True, pad=pad, resize=resize)
+    arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
     start = time.perf_counter()
     modules = extract_modules(
         model, data, cfg.tau, model_arch=arch, batch_size=cfg.eval_batch_size, device=device
@@ -236,9 +242,11 @@ def modularize(
         "nesterov": True,
         "schedule": "cosine",
         "weight_decay": cfg.weight_decay,
-        "generator_lr_scale": cfg.generator_lr_scale,
+        "generator_lr_scale": cfg.generator_lr_scale if gated else None,
+        "method": cfg.method,
         "alpha": cfg.alpha,
         "beta": cfg.beta,
+        "gamma": cfg.gamma if cfg.method == "moda" else None,
         "tau": cfg.tau,
         "augment_shift": cfg.shift,
         "augment_flip": cfg.flip,
@@ -251,7 +259,7 @@ def modularize(
         "python": platform.python_version(),
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
-    write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance)
+    write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance, method=cfg.method)
     if std is not None:
         write_standard_package(out, namespace, version, std.model.cpu().eval(), data, family, width, pad, resize,
                                report, provenance)  # fmt: skip

@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from nnpm.errors import ArchitectureError, InvalidInputError
 from nnpm.nn.cnn.model import CNN
-from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total
+from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total, unit_total
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
 from nnpm.package.writer import write_package
@@ -71,18 +71,19 @@ def model_manifest(
     metrics_extra: dict[str, Any],
     provenance: dict[str, Any],
     total_kernels: int,
+    method: str = "mwt",
 ) -> Manifest:
     return Manifest(
         name=name,
         version=parse_version(version, where="--version"),
         kind="model",
-        description=f"MwT modular {arch.family} (width {arch.params['width']}) trained on {dataset}; "
-        "returns logits over all classes",
+        description=f"{_METHOD_NAMES[method]} modular {arch.family} (width {arch.params['width']}) trained on "
+        f"{dataset}; returns logits over all classes",
         license=LICENSE,
-        source=Source(dataset=dataset, method="mwt", classes=classes, all_classes=classes),
+        source=Source(dataset=dataset, method=method, classes=classes, all_classes=classes),
         architecture=arch,
         metrics=Metrics(
-            unit="kernels",
+            unit=_UNITS[method],
             retained=total_kernels,
             total=total_kernels,
             retention_rate=1.0,
@@ -91,6 +92,10 @@ def model_manifest(
         ),
         provenance=provenance,
     )
+
+
+_METHOD_NAMES = {"mwt": "MwT", "moda": "MODA"}
+_UNITS = {"mwt": "kernels", "moda": "units"}  # MODA counts conv channels and hidden FC neurons
 
 
 def standard_manifest(
@@ -124,6 +129,7 @@ def module_manifest(
     accuracy: float,
     metrics_extra: dict[str, Any],
     provenance: dict[str, Any],
+    method: str = "mwt",
 ) -> Manifest:
     digest = model.digest()
     return Manifest(
@@ -137,13 +143,13 @@ def module_manifest(
             version=str(model.version),
             sha256=digest,
             dataset=model.source.dataset,
-            method="mwt",
+            method=method,
             classes=(class_name,),
             all_classes=model.source.all_classes,
         ),
         architecture=arch,
         metrics=Metrics(
-            unit="kernels",
+            unit=_UNITS[method],
             retained=retained,
             total=total,
             retention_rate=retained / total,
@@ -178,11 +184,14 @@ def write_packages(
     modules: list[ExtractedModule],
     report: Report,
     provenance: dict[str, Any],
+    method: str = "mwt",
 ) -> Manifest:
-    """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module)."""
+    """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module);
+    `method` (mwt or moda) is recorded in every manifest's source."""
     out = Path(out)
     name = model_name(namespace, model_arch.family)
-    total = maskable_total(layout(model_arch))
+    lay = layout(model_arch)
+    total = maskable_total(lay) if method == "mwt" else unit_total(lay)
     extra = {
         "standard_accuracy": report.standard_accuracy,
         "modular_accuracy": report.modular_accuracy,
@@ -202,6 +211,7 @@ def write_packages(
         extra,
         provenance,
         total,
+        method,
     )
     manifest = write(out / model_arch.family, manifest, model.state_dict())
     report.model_package = manifest.id
@@ -227,6 +237,7 @@ def write_packages(
             row.balanced_accuracy,
             mextra,
             provenance,
+            method,
         )
         write(out / mname.name, mm, m.state)
     return manifest

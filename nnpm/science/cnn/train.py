@@ -1,7 +1,9 @@
 """Training the standard and the modular CNN with one recipe (SGD + Nesterov, cosine schedule).
 
-The only difference between the two runs is the loss: the modular model adds
-alpha * cohesion + beta * coupling over its gates. Everything is batched tensors in
+The only difference between the runs is the loss: the MwT modular model adds
+alpha * cohesion + beta * coupling over its gates; the MODA modular model (method "moda", a
+standard network without gates) adds alpha * affinity + beta * dispersion + gamma * compactness
+over its activations (nnpm.science.cnn.losses.moda_losses). Everything is batched tensors in
 memory; progress goes to an optional reporter, never to print. A checkpoint (safetensors
 + a small JSON, no pickle) is written after every epoch so a run can be resumed, and a
 seed makes the run repeatable.
@@ -23,7 +25,7 @@ from nnpm.errors import InvalidInputError
 from nnpm.nn.cnn.model import CNN
 from nnpm.progress import NULL, Progress
 from nnpm.science.cnn.augment import augment
-from nnpm.science.cnn.losses import mwt_losses
+from nnpm.science.cnn.losses import moda_losses, mwt_losses
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class TrainConfig:
     losses have almost no gradient; over MwT's 200 GPU epochs that does not matter, but in a
     CPU budget of tens of epochs a larger generator rate is what lets the gates specialise
     (docs/cnn.md measures it).
+
+    method picks the modular objective: "mwt" (gates; alpha weighs cohesion, beta coupling) or
+    "moda" (activations; alpha weighs affinity, beta dispersion, gamma compactness). gamma is
+    MODA's only; MwT ignores it.
     """
 
     epochs: int = 20
@@ -46,6 +52,8 @@ class TrainConfig:
     alpha: float = 0.5
     beta: float = 1.5
     tau: float = 0.9
+    method: str = "mwt"
+    gamma: float = 0.3
     seed: int = 0
     shift: int = 0
     flip: bool = False
@@ -56,13 +64,22 @@ class TrainConfig:
         check_config(self)
 
 
+METHODS = ("mwt", "moda")
+MODA_DEFAULTS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.3}  # MODA's reported weights
+MWT_DEFAULTS = {"alpha": 0.5, "beta": 1.5}
+
+
 def check_config(cfg: TrainConfig) -> None:
+    if cfg.method not in METHODS:
+        raise InvalidInputError(
+            f"unknown method {cfg.method!r} (known: {', '.join(METHODS)})", where="--method"
+        )
     if not 0 < cfg.tau <= 1:
         raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise InvalidInputError(f"{name} must be at least 1, got {getattr(cfg, name)}", where=f"--{name}")
-    for name in ("lr", "alpha", "beta", "weight_decay", "generator_lr_scale"):
+    for name in ("lr", "alpha", "beta", "gamma", "weight_decay", "generator_lr_scale"):
         if getattr(cfg, name) < 0 or not math.isfinite(getattr(cfg, name)):
             raise InvalidInputError(
                 f"{name} must be a finite number >= 0", where=f"--{name.replace('_', '-')}"
@@ -94,7 +111,8 @@ def train(
     resume: bool = False,
     reporter: Progress | None = None,
 ) -> TrainResult:
-    """Train in place; modular when the model has gates (MwT losses), standard otherwise."""
+    """Train in place: MwT losses when the model has gates, MODA losses when cfg.method is "moda" and
+    the run is not "standard", cross-entropy only otherwise."""
     reporter = reporter or NULL
     device = resolve_device(cfg.device)
     model.to(device)
@@ -116,7 +134,8 @@ def train(
     for epoch in range(state["epoch"], cfg.epochs):
         start = time.perf_counter()
         reporter.start(steps, f"{run} {epoch + 1}/{cfg.epochs}")
-        stats = _epoch(model, x, y, cfg, opt, sched, gen, device, len(data.classes), reporter)
+        moda = cfg.method == "moda" and run != "standard" and not model.gated
+        stats = _epoch(model, x, y, cfg, opt, sched, gen, device, len(data.classes), reporter, moda)
         stats["val_accuracy"] = accuracy(model, data.val, cfg.eval_batch_size, device)
         state["seconds"] += time.perf_counter() - start
         stats["epoch"] = epoch + 1
@@ -148,7 +167,7 @@ def param_groups(model: CNN, cfg: TrainConfig) -> list[dict]:
 REPORT_EVERY = 25  # steps between progress-bar reads of the running loss and accuracy
 
 
-def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> dict[str, float]:
+def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter, moda=False) -> dict[str, float]:
     """One pass over the shuffled training split.
 
     The loop's running sums stay on the device and are read back only every REPORT_EVERY steps
@@ -156,7 +175,7 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
     """
     model.train()
     perm = torch.randperm(len(y), generator=gen)
-    keys = ("loss", "ce", "cohesion", "coupling", "correct")
+    keys = ("loss", "ce", "cohesion", "coupling", "compactness", "correct")
     sums = torch.zeros(len(keys), device=device)
     fired: torch.Tensor | None = None  # [classes, all gated kernels]: samples whose gate was open
     counts = torch.zeros(num_classes)
@@ -168,10 +187,14 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
             xb = augment(xb, cfg.shift, cfg.flip, gen)
         counts += torch.bincount(yb, minlength=num_classes).float()
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-        logits, gates = model.forward_gates(xb)
+        logits, gates = model.forward_activations(xb) if moda else model.forward_gates(xb)
         loss = ce = F.cross_entropy(logits, yb)
-        coh = coup = torch.zeros((), device=device)
-        if gates:
+        coh = coup = comp = torch.zeros((), device=device)
+        if moda:  # cohesion/coupling hold MODA's affinity/dispersion; "gates" are the activations
+            coh, coup, comp = moda_losses(gates, yb)
+            loss = ce + cfg.alpha * coh + cfg.beta * coup + cfg.gamma * comp
+            fired = _count_fired(fired, gates, yb, num_classes)
+        elif gates:
             coh, coup = mwt_losses(gates, yb)
             loss = ce + cfg.alpha * coh + cfg.beta * coup
             fired = _count_fired(fired, gates, yb, num_classes)
@@ -183,10 +206,10 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter) -> 
         seen += n
         with torch.no_grad():
             correct = (logits.argmax(1) == yb).sum()
-            sums += torch.stack([loss * n, ce * n, coh * n, coup * n, correct]).detach()
+            sums += torch.stack([loss * n, ce * n, coh * n, coup * n, comp * n, correct]).detach()
         if step % REPORT_EVERY == 0 or i + cfg.batch_size >= len(y):
             running = sums.tolist()
-            shown = {"loss": running[0] / seen, "acc": running[4] / seen}
+            shown = {"loss": running[0] / seen, "acc": running[-1] / seen}
         reporter.advance(1, **shown)
     totals = dict(zip(keys, sums.tolist(), strict=True))
     stats = {k: v / seen for k, v in totals.items() if k != "correct"}
@@ -232,12 +255,14 @@ def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.devi
 
 
 _NOT_TRAINING = ("tau", "device", "eval_batch_size")  # extraction and placement: free to change on resume
-_GATES_ONLY = ("alpha", "beta", "generator_lr_scale")  # no effect on the standard model's training
+# no effect on the standard model's training
+_GATES_ONLY = ("alpha", "beta", "gamma", "method", "generator_lr_scale")
 
 
 def _recipe(config: dict, run: str) -> dict:
     """The settings a checkpoint must share with the resumed run: those that shape its training."""
     ignored = _NOT_TRAINING + (_GATES_ONLY if run == "standard" else ())
+    config = {"method": "mwt", "gamma": 0.3, **config}  # checkpoints from before MODA were MwT's
     return {k: v for k, v in config.items() if k not in ignored}
 
 
