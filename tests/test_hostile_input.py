@@ -86,7 +86,7 @@ def test_dev_zero_as_the_manifest_is_refused(tmp_path):
 
 
 def test_a_manifest_over_the_size_cap_is_refused(tmp_path):
-    from nnpm.package.manifest import MAX_MANIFEST_BYTES
+    from nnpm.package.files import MAX_MANIFEST_BYTES
 
     (tmp_path / "nnpm.toml").write_text(make_manifest().to_toml() + "#" * MAX_MANIFEST_BYTES)
     with pytest.raises(ManifestError, match="larger than"):

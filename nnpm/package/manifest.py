@@ -9,12 +9,7 @@ a validated document into dataclasses and back.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import stat
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,22 +20,20 @@ from packaging.version import Version
 
 from nnpm.errors import ManifestError
 from nnpm.package import schema
-from nnpm.package.naming import (
-    PackageName,
-    Requirement,
-    is_windows_reserved,
-    parse_specifier,
-    parse_version,
+from nnpm.package.files import (  # re-exported: the rest of nnpm reads files through these
+    MANIFEST_NAME,
+    check_file_names,
+    check_relative_path,
+    parse_toml,
+    read_text_file,
+    sha256_bytes,
 )
+from nnpm.package.naming import PackageName, Requirement, parse_specifier, parse_version
 
-MANIFEST_NAME = "nnpm.toml"
 CARD_NAME = "README.md"
 KINDS = ("model", "module", "embedding", "composite")
-#: The largest manifest nnpm reads (1 MiB): a real one is a few KiB, even with thousands of files.
-MAX_MANIFEST_BYTES = 1024 * 1024
 #: The longest description a manifest or an index may carry (registry_schema/*.json say the same).
 MAX_DESCRIPTION_CHARS = 10_000
-_SAFE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 
 
 @dataclass(frozen=True)
@@ -238,95 +231,6 @@ class Manifest:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def read_text_file(path: Path, *, limit: int = MAX_MANIFEST_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes; anything else is a ManifestError.
-
-    The file is opened non-blocking and checked with fstat before a byte is read, so a FIFO, a
-    device such as /dev/zero or a directory is refused at once instead of hanging or filling memory.
-    Raises FileNotFoundError when there is no file, for the caller to word.
-    """
-    where = str(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except IsADirectoryError:
-        raise ManifestError("not a regular file (a directory)", where=where) from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ManifestError(
-                "not a regular file", where=where, hint="nnpm reads its files only from regular files"
-            )
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ManifestError(
-            f"file is larger than {limit} bytes", where=where, hint=f"nnpm's files are at most {limit} bytes"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ManifestError("not UTF-8 text", where=where) from None
-
-
-def parse_toml(text: str, *, where: str) -> dict[str, Any]:
-    """Parse TOML; malformed, too deeply nested or non-finite documents are a ManifestError."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(
-            f"malformed TOML: {exc}", where=where, hint="fix the TOML syntax at that line"
-        ) from None
-    except RecursionError:
-        raise ManifestError(
-            f"tables and arrays nested more than {schema.MAX_DEPTH} levels deep",
-            where=where,
-            hint=f"nnpm's files nest at most {schema.MAX_DEPTH} levels; flatten the value",
-        ) from None
-    schema.check_document(doc, where=where)
-    return doc
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def check_relative_path(path: str, *, where: str) -> str:
-    """Refuse file paths that could escape the package directory or clash with nnpm's own files."""
-    parts = path.split("/") if isinstance(path, str) else []
-    if (
-        not parts
-        or not _SAFE_PATH.fullmatch(path)
-        or any(p in {".", ".."} for p in parts)
-        or path == MANIFEST_NAME
-    ):
-        raise ManifestError(
-            f"unsafe file path {path!r}",
-            where=where,
-            hint="file paths are relative, use letters, digits, '_', '-', '.' and '/', and never '..'",
-        )
-    reserved = next((p for p in parts if is_windows_reserved(p)), None)
-    if reserved:
-        raise ManifestError(
-            f"unsafe file path {path!r}: {reserved!r} is a device name reserved on Windows",
-            where=where,
-            hint="rename the file: con, prn, aux, nul, com1-9 and lpt1-9 (with any extension) cannot be files on Windows",
-        )
-    return path
-
-
-def check_file_names(paths: Iterable[str], *, where: str) -> None:
-    """Every path is safe, and no two differ only by case (they would collide on macOS and Windows)."""
-    seen: dict[str, str] = {}
-    for path in sorted(paths):
-        check_relative_path(path, where=where)
-        other = seen.setdefault(path.casefold(), path)
-        if other != path:
-            raise ManifestError(
-                f"file names {other!r} and {path!r} differ only by case",
-                where=where,
-                hint="rename one: they would be the same file on a case-insensitive filesystem",
-            )
 
 
 def _drop_empty(table: dict[str, Any]) -> dict[str, Any]:
