@@ -356,6 +356,9 @@ def test_registry_add_over_an_existing_name_is_refused_with_a_hint(tmp_path, nnp
     assert registries()["team"].url == str(tmp_path / "a")
     assert run_cli(capsys, "registry", "add", "team", str(tmp_path / "b"), "--replace")[0] == 0
     assert registries()["team"].url == str(tmp_path / "b")
+    # the same registry again changes nothing
+    assert run_cli(capsys, "registry", "add", "team", str(tmp_path / "b"))[0] == 0
+    assert registries()["team"].url == str(tmp_path / "b")
 
 
 def test_concurrent_registry_adds_lose_nothing(tmp_path, nnpm_home):

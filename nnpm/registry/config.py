@@ -119,7 +119,8 @@ def add_registry(
     replace: bool = False,
     settings: Settings | None = None,
 ) -> RegistryConfig:
-    """Add registry `name`; one already configured is refused unless `replace`."""
+    """Add registry `name`; adding it again as it is changes nothing, and pointing a configured
+    name elsewhere is refused unless `replace`."""
     validate_part(name, what="registry name")
     if not (
         url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")
@@ -136,7 +137,9 @@ def add_registry(
     with _locked(settings):
         doc = _read(settings)
         existing = doc.get("registries", {}).get(name)
-        if existing is not None and not replace:
+        if existing == table and not make_default:
+            return RegistryConfig(name, url, endpoint)  # the same registry again: nothing to change
+        if existing is not None and existing != table and not replace:
             old = existing.get("url") if isinstance(existing, dict) else existing
             raise ConfigError(
                 f"registry {name!r} is already configured (url {old})",
