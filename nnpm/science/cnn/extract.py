@@ -21,17 +21,7 @@ def gate_frequencies(
     """
     if not model.gated:
         raise InvalidInputError("the model has no gates: only a modular (MwT) model can be modularized")
-    model.eval()
-    device = next(model.parameters()).device
-    fired: dict[str, torch.Tensor] = {}
-    for i in range(0, len(split), batch_size):
-        _, gates = model.forward_gates(split.x[i : i + batch_size].to(device))
-        onehot = F.one_hot(split.y[i : i + batch_size], num_classes).float()
-        for name, g in gates.items():
-            c = onehot.T @ (g.cpu() > 0).float()
-            fired[name] = fired[name] + c if name in fired else c
-    counts = torch.bincount(split.y, minlength=num_classes).float().clamp_min(1)
-    return {name: f / counts[:, None] for name, f in fired.items()}
+    return _firing_rates(model, model.forward_gates, split, num_classes, batch_size)
 
 
 @torch.no_grad()
@@ -40,14 +30,22 @@ def activation_rates(
 ) -> dict[str, torch.Tensor]:
     """{unit layer: rate [num_classes, C]}: share of each class's samples whose activation on a unit
     (ReLU'd conv channel or hidden FC neuron) is non-zero (MODA). Eval mode, the split as given."""
+    return _firing_rates(model, model.forward_activations, split, num_classes, batch_size)
+
+
+def _firing_rates(
+    model: CNN, forward, split: Split, num_classes: int, batch_size: int
+) -> dict[str, torch.Tensor]:
+    """{layer: [num_classes, C]} share of each class's samples whose value on a unit is > 0, for a
+    `forward(x) -> (logits, {layer: [B, C]})` of non-negative values (gates, post-ReLU activations)."""
     model.eval()
     device = next(model.parameters()).device
     fired: dict[str, torch.Tensor] = {}
     for i in range(0, len(split), batch_size):
-        _, acts = model.forward_activations(split.x[i : i + batch_size].to(device))
+        _, values = forward(split.x[i : i + batch_size].to(device))
         onehot = F.one_hot(split.y[i : i + batch_size], num_classes).float()
-        for name, a in acts.items():
-            c = onehot.T @ (a.cpu() != 0).float()
+        for name, v in values.items():
+            c = onehot.T @ (v.cpu() > 0).float()
             fired[name] = fired[name] + c if name in fired else c
     counts = torch.bincount(split.y, minlength=num_classes).float().clamp_min(1)
     return {name: f / counts[:, None] for name, f in fired.items()}
