@@ -7,7 +7,12 @@ Hugging Face model-card metadata, so a package reads well on the Hub too.
 
 from __future__ import annotations
 
+import re
+
 from nnpm.package.manifest import Manifest
+
+#: A file name a Markdown image link holds as written: no spaces, parentheses or path parts.
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def card_data(m: Manifest, base_model_repo: str | None = None):
@@ -48,6 +53,16 @@ def card_data(m: Manifest, base_model_repo: str | None = None):
     )
 
 
+def _chart_name(m: Manifest) -> str | None:
+    """The package's retention chart (metrics.extra.retention_chart, e.g. "retention.png"), if it names one.
+
+    Only a plain file name is embedded: one that the card's Markdown link can hold as written."""
+    name = m.metrics.extra.get("retention_chart")
+    if isinstance(name, str) and _PLAIN_FILE_NAME.fullmatch(name):
+        return name
+    return None
+
+
 def _hub_license(license: str) -> str:
     return license.lower() if license and license != "unknown" else "other"
 
@@ -77,6 +92,9 @@ def render_card(manifest: Manifest, *, base_model_repo: str | None = None) -> st
     if m.dependencies:
         deps = ", ".join(f"{d.name}{d.specifier}" for d in m.dependencies)
         lines.append(f"| dependencies | {deps} |")
+    chart = _chart_name(m)
+    if chart:
+        lines += ["", "## Units kept per layer", "", f"![Units kept per layer]({chart})"]
     lines += [
         "",
         "## Use",
