@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tomlkit
 
 from nnpm.config import Settings
-from nnpm.errors import ConfigError, LockTimeoutError
+from nnpm.errors import ConfigError, LockTimeoutError, ManifestError
 from nnpm.fsutil import atomic_write_text
+from nnpm.package.files import parse_toml, read_text_file
 from nnpm.package.naming import validate_part
 from nnpm.registry.base import Registry
 
@@ -48,13 +48,15 @@ def _settings(settings: Settings | None) -> Settings:
 
 
 def _read(settings: Settings | None = None) -> dict:
+    """config.toml as a dict; read like every nnpm file (regular file, size and nesting caps), so a
+    FIFO or a hostile document there is one ConfigError instead of a hang or a RecursionError."""
     path = _settings(settings).config_file
     if not path.exists():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML: {exc}", where=str(path), hint="fix or delete the file") from None
+        return parse_toml(read_text_file(path), where=str(path))
+    except ManifestError as exc:
+        raise ConfigError(exc.what, where=str(path), hint="fix or delete the file") from None
 
 
 def _write(doc: dict, settings: Settings | None = None) -> None:

@@ -25,6 +25,7 @@ from nnpm import config
 from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError, RegistryError
 from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_file
 from nnpm.package import schema
+from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
@@ -33,6 +34,8 @@ from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.search import select
 
 INDEX_NAME = "index.json"
+#: The largest index.json read: thousands of versions with long descriptions, far below harm.
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 
 def blob_path(root: Path, sha256: str) -> Path:
@@ -73,7 +76,7 @@ class LocalRegistry(Registry):
         if not path.exists():
             return {"index-version": 1, "packages": {}}
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(read_text_file(path, limit=MAX_INDEX_BYTES))
         except ValueError as exc:
             raise RegistryError(f"corrupt registry index ({exc})", where=str(path)) from None
         schema.validate(doc, "index", where=str(path))
@@ -115,8 +118,8 @@ class LocalRegistry(Registry):
 
     def fetch_manifest(self, info: VersionInfo) -> bytes:
         path = self._manifest_path(info.name, info.version)
-        try:
-            return path.read_bytes()
+        try:  # a regular file of bounded size: a FIFO planted in the registry must not hang an install
+            return read_text_file(path).encode("utf-8")
         except FileNotFoundError:
             raise RegistryError(
                 f"{info.name}=={info.version} is indexed but its manifest is missing", where=str(path)
@@ -149,7 +152,7 @@ class LocalRegistry(Registry):
     ) -> PublishResult:
         package_dir = Path(package_dir)
         manifest = check_package(package_dir)
-        data = (package_dir / MANIFEST_NAME).read_bytes()
+        data = read_text_file(package_dir / MANIFEST_NAME).encode("utf-8")  # the bytes check_package read
         digest = sha256_bytes(data)
         from filelock import Timeout
 

@@ -28,6 +28,7 @@ from packaging.version import Version
 
 from nnpm.fsutil import atomic_write_text
 from nnpm.package import schema
+from nnpm.package.files import read_text_file
 from nnpm.package.manifest import FileEntry, parse_toml
 from nnpm.package.naming import PackageName, Requirement
 
@@ -74,9 +75,11 @@ def canonical_requires(requirements: Iterable[Requirement]) -> tuple[str, ...]:
 
 
 def read_lock(path: Path) -> Lock | None:
+    """The lock at `path`, or None when there is none; read with `read_text_file`, so a FIFO or a
+    huge file in its place is a ManifestError, not a hang."""
     if not path.exists():
         return None
-    doc = parse_toml(path.read_text(encoding="utf-8"), where=str(path))
+    doc = parse_toml(read_text_file(path), where=str(path))
     schema.validate(doc, "lock", where=str(path))
     packages = tuple(
         LockedPackage(

@@ -19,6 +19,7 @@ import tomlkit
 from nnpm.errors import ManifestError
 from nnpm.fsutil import atomic_write_text
 from nnpm.package import schema
+from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, parse_toml
 from nnpm.package.naming import Requirement
 from nnpm.resolve.lock import LOCK_NAME
@@ -42,8 +43,8 @@ class Project:
 
 def _is_project_file(path: Path) -> bool:
     try:
-        return "project" in parse_toml(path.read_text(encoding="utf-8"), where=str(path))
-    except (OSError, UnicodeDecodeError):
+        return "project" in parse_toml(read_text_file(path), where=str(path))
+    except OSError:
         return False
 
 
@@ -59,7 +60,7 @@ def find_project(start: Path | None = None) -> Project | None:
 
 def read_project(root: Path) -> Project:
     path = root / MANIFEST_NAME
-    doc = parse_toml(path.read_text(encoding="utf-8"), where=str(path))
+    doc = parse_toml(read_text_file(path), where=str(path))
     schema.validate(doc, "project", where=str(path))
     table = doc["project"]
     reqs = tuple(
@@ -86,7 +87,9 @@ def init_project(root: Path, name: str | None = None) -> Project:
 
 def set_requirements(project: Project, add: list[Requirement] = (), remove: list = ()) -> Project:
     """Add requirements (replacing any for the same name) and drop names; keeps the file's formatting."""
-    doc = tomlkit.parse(project.file.read_text(encoding="utf-8"))
+    text = read_text_file(project.file)
+    parse_toml(text, where=str(project.file))  # the checks tomlkit lacks: nesting, inf and nan
+    doc = tomlkit.parse(text)
     current = [Requirement.parse(str(t)) for t in doc["project"].get("dependencies", [])]
     replaced = {r.name for r in add} | set(remove)
     merged = [r for r in current if r.name not in replaced] + list(add)

@@ -1,0 +1,77 @@
+"""Hostile input in projects, locks, the registry index and the store (issue 16), continued from
+tests/test_hostile_input.py. docs/bad-input.md lists every case with its message and exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnpm.errors import ManifestError
+
+# --- 1. nnpm's files are read only from regular files of bounded size -------------------------------
+
+
+def _run(code: str, *args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with a deadline: a reader that blocks on a FIFO fails the
+    test with TimeoutExpired instead of hanging the suite."""
+    env = {**os.environ, **({"NNPM_HOME": str(home)} if home else {})}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=20, env=env
+    )
+
+
+_READERS = {
+    "lock": "from nnpm.resolve.lock import read_lock; read_lock(p / 'nnpm.lock')",
+    "project": "from nnpm.resolve.project import read_project; read_project(p)",
+    "index": "from nnpm.registry.local import LocalRegistry; LocalRegistry('l', str(p)).package_names()",
+    "config": "from nnpm.registry.config import registries; registries()",
+}
+_FILES = {"lock": "nnpm.lock", "project": "nnpm.toml", "index": "index.json", "config": "config.toml"}
+
+
+@pytest.mark.parametrize("kind", sorted(_READERS))
+def test_a_fifo_in_place_of_an_nnpm_file_is_refused_without_hanging(tmp_path, kind):
+    os.mkfifo(tmp_path / _FILES[kind])
+    code = (
+        "import sys, pathlib\nfrom nnpm.errors import NnpmError\np = pathlib.Path(sys.argv[1])\n"
+        f"try:\n    {_READERS[kind]}\nexcept NnpmError as exc:\n    print(exc.one_line()); sys.exit(1)\n"
+    )
+    result = _run(code, str(tmp_path), home=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "not a regular file" in result.stdout and result.stdout.count("\n") == 1
+
+
+def test_a_fifo_as_a_projects_lock_fails_install_with_one_line(tmp_path):
+    (tmp_path / "nnpm.toml").write_text('[project]\nname = "p"\ndependencies = []\n')
+    os.mkfifo(tmp_path / "nnpm.lock")
+    code = "import os, sys\nos.chdir(sys.argv[1])\nfrom nnpm.cli import main\nmain(['install'])\n"
+    result = _run(code, str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("nnpm: error: ") and "not a regular file" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["lock", "project"])
+def test_a_huge_lock_or_project_file_is_refused(tmp_path, kind):
+    from nnpm.package.files import MAX_MANIFEST_BYTES
+    from nnpm.resolve.lock import read_lock
+    from nnpm.resolve.project import read_project
+
+    head = "lock-version = 1\n" if kind == "lock" else '[project]\nname = "p"\n'
+    (tmp_path / _FILES[kind]).write_text(head + "#" * MAX_MANIFEST_BYTES)
+    with pytest.raises(ManifestError, match="larger than"):
+        read_lock(tmp_path / "nnpm.lock") if kind == "lock" else read_project(tmp_path)
+
+
+def test_set_requirements_reads_the_project_file_safely(tmp_path):
+    from nnpm.package.files import MAX_MANIFEST_BYTES
+    from nnpm.resolve.project import Project, set_requirements
+
+    (tmp_path / "nnpm.toml").write_text('[project]\nname = "p"\n' + "#" * MAX_MANIFEST_BYTES)
+    with pytest.raises(ManifestError, match="larger than"):
+        set_requirements(Project(tmp_path, ()), remove=[])
