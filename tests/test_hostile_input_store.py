@@ -75,3 +75,47 @@ def test_set_requirements_reads_the_project_file_safely(tmp_path):
     (tmp_path / "nnpm.toml").write_text('[project]\nname = "p"\n' + "#" * MAX_MANIFEST_BYTES)
     with pytest.raises(ManifestError, match="larger than"):
         set_requirements(Project(tmp_path, ()), remove=[])
+
+
+# --- 2. deeply nested JSON is one clear error, never RecursionError ----------------------------------
+
+
+@pytest.mark.parametrize("doc", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000])
+def test_a_deeply_nested_index_is_a_manifest_error(tmp_path, doc):
+    from nnpm.registry.local import LocalRegistry
+
+    (tmp_path / "index.json").write_text(doc)
+    with pytest.raises(ManifestError, match="nested more than 32 levels deep") as err:
+        LocalRegistry("local", str(tmp_path)).package_names()
+    assert "index.json" in err.value.one_line() and "hint:" in err.value.one_line()
+
+
+def test_search_over_a_deeply_nested_index_fails_in_one_line(nnpm_home, capsys):
+    from tests.factories import run_cli
+
+    (nnpm_home / "registry").mkdir(parents=True)
+    (nnpm_home / "registry" / "index.json").write_text("[" * 100_000)
+    code, _, err = run_cli(capsys, "search", "x")
+    assert code == 1 and err.startswith("nnpm: error: ") and "nested" in err and err.count("\n") == 1
+
+
+def test_a_deeply_nested_install_record_is_a_problem_not_a_crash(tmp_path):
+    from nnpm.store.store import RECORD_NAME, Store
+
+    folder = tmp_path / "packages" / "test" / "mlp" / "1.0.0"
+    folder.mkdir(parents=True)
+    (folder / RECORD_NAME).write_text("[" * 100_000)
+    store = Store(tmp_path)
+    assert store.installed() == []
+    (problem,) = store.corrupt_records()
+    assert problem.package == "test/mlp==1.0.0" and "nested too deeply" in problem.what
+
+
+def test_a_deeply_nested_swap_journal_is_ignored_by_the_next_writer(tmp_path):
+    from nnpm.store.store import Store
+
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "swap-x.json").write_text('{"a": ' * 100_000)
+    with Store(tmp_path, lock_timeout=5).locked():
+        pass
+    assert not (tmp_path / "tmp").exists()  # swept as garbage, like any unreadable journal

@@ -22,7 +22,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from nnpm import config
-from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError, RegistryError
+from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError, ManifestError, RegistryError
 from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_file
 from nnpm.package import schema
 from nnpm.package.files import read_text_file
@@ -79,6 +79,12 @@ class LocalRegistry(Registry):
             doc = json.loads(read_text_file(path, limit=MAX_INDEX_BYTES))
         except ValueError as exc:
             raise RegistryError(f"corrupt registry index ({exc})", where=str(path)) from None
+        except RecursionError:  # json's decoder recurses per level: 100,000 '[' exhaust the stack
+            raise ManifestError(
+                f"tables and arrays nested more than {schema.MAX_DEPTH} levels deep",
+                where=str(path),
+                hint="the registry index is corrupt: restore index.json from a backup",
+            ) from None
         schema.validate(doc, "index", where=str(path))
         return doc
 

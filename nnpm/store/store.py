@@ -148,6 +148,8 @@ class Store:
             record = json.loads(text)
         except ValueError as exc:
             return problem(f"corrupt install record: not JSON ({exc})")
+        except RecursionError:  # json's decoder recurses per level: a hostile record must not crash list
+            return problem("corrupt install record: JSON nested too deeply")
         if not isinstance(record, dict):
             return problem("corrupt install record: not a JSON object")
         missing = [k for k in ("name", "version", "sha256", "registry") if not isinstance(record.get(k), str)]
@@ -274,7 +276,7 @@ class Store:
             try:
                 entry = json.loads(journal.read_text(encoding="utf-8"))
                 target, old = self.root / entry["target"], self.root / "tmp" / entry["old"]
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 continue  # written atomically, so unreadable means not ours: the sweep removes it
             if old.is_dir() and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
