@@ -119,3 +119,28 @@ def test_a_deeply_nested_swap_journal_is_ignored_by_the_next_writer(tmp_path):
     with Store(tmp_path, lock_timeout=5).locked():
         pass
     assert not (tmp_path / "tmp").exists()  # swept as garbage, like any unreadable journal
+
+
+# --- 3. install never rewrites the constraints the user wrote in nnpm.toml ----------------------------
+
+_PROJECT = '[project]\nname = "p"\n# my pins\ndependencies = [\n    "test/mlp>=1, <2",  # keep below 2\n    "test/b",\n]\n'
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_install_of_a_required_name_keeps_the_users_constraint(tmp_path, workdir, force):
+    from nnpm import api
+    from nnpm.resolve.project import read_project
+    from tests.factories import publish
+
+    for version in ("1.0.0", "2.0.0"):
+        publish(tmp_path, "test/mlp", version)
+    publish(tmp_path, "test/b", "1.0.0", seed=1)
+    (workdir / "nnpm.toml").write_text(_PROJECT)
+    api.install()
+    (pkg,) = [p for p in api.install(["test/mlp"], force=force).packages if str(p.name) == "test/mlp"]
+    assert str(pkg.version) == "1.0.0"  # the project's <2 still holds
+    assert (workdir / "nnpm.toml").read_text() == _PROJECT  # every byte, comments included
+    api.install(["test/b==1.0.0"])  # a new constraint for one name leaves the other as written
+    text = (workdir / "nnpm.toml").read_text()
+    assert '"test/mlp>=1, <2",  # keep below 2' in text and "test/b==1.0.0" in text
+    assert sorted(str(r) for r in read_project(workdir).requirements) == ["test/b==1.0.0", "test/mlp<2,>=1"]

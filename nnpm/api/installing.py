@@ -88,6 +88,7 @@ def _install_project(client, proj, registry, frozen, force, prereleases, reporte
 
 
 def _install_requirements(client, reqs, proj, registry, force, prereleases, reporter) -> InstallResult:
+    reqs, as_written = _project_constraints(reqs, proj)
     named = {r.name for r in reqs}
     existing = [r for r in proj.requirements if r.name not in named] if proj else []
     lock = read_lock(proj.lock_file) if proj else None
@@ -100,11 +101,24 @@ def _install_requirements(client, reqs, proj, registry, force, prereleases, repo
     recorded = [
         r if r.specifier else Requirement.of(str(r.name), f">={resolution.candidates[r.name].version}")
         for r in reqs
+        if r.name not in as_written
     ]
     proj = set_requirements(proj, add=recorded)
     lock = _lock_from(resolution, installed, proj.requirements)
     write_lock(proj.lock_file, lock)
     return InstallResult(tuple(installed), proj, lock)
+
+
+def _project_constraints(reqs: list[Requirement], proj: Project | None):
+    """A bare name the project already requires means "that package, as nnpm.toml constrains it".
+
+    So `nnpm install [--force] X` reinstalls X within the user's range (`>=1,<2` still excludes 2.0)
+    and leaves nnpm.toml as written, as `npm install` keeps a range that already covers what it
+    installs. Returns the requirements to resolve, and the names whose entry must stay untouched.
+    """
+    required = {r.name: r for r in proj.requirements} if proj else {}
+    as_written = {r.name for r in reqs if not r.specifier and r.name in required}
+    return [required[r.name] if r.name in as_written else r for r in reqs], as_written
 
 
 def _resolve(

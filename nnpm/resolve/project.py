@@ -86,17 +86,39 @@ def init_project(root: Path, name: str | None = None) -> Project:
 
 
 def set_requirements(project: Project, add: list[Requirement] = (), remove: list = ()) -> Project:
-    """Add requirements (replacing any for the same name) and drop names; keeps the file's formatting."""
+    """Add requirements (replacing any for the same name) and drop names, keeping the file's formatting.
+
+    Entries are edited in place: one that is neither dropped nor changed keeps the user's exact text
+    and comment (`"x>=1, <2"` is never respelled `"x<2,>=1"`), and when nothing changes the file is
+    not rewritten at all.
+    """
     text = read_text_file(project.file)
     parse_toml(text, where=str(project.file))  # the checks tomlkit lacks: nesting, inf and nan
     doc = tomlkit.parse(text)
-    current = [Requirement.parse(str(t)) for t in doc["project"].get("dependencies", [])]
-    replaced = {r.name for r in add} | set(remove)
-    merged = [r for r in current if r.name not in replaced] + list(add)
-    array = tomlkit.array()
-    array.extend(str(r) for r in sorted(merged, key=lambda r: r.name))
-    if len(array) > 1:
-        array.multiline(True)
-    doc["project"]["dependencies"] = array
-    atomic_write_text(project.file, tomlkit.dumps(doc))
+    array = doc["project"].get("dependencies")
+    if array is None:
+        doc["project"]["dependencies"] = array = tomlkit.array()
+    changed = _edit_requirements(array, {r.name: r for r in add}, set(remove))
+    if changed:
+        if len(array) > 1:
+            array.multiline(True)
+        atomic_write_text(project.file, tomlkit.dumps(doc))
     return read_project(project.root)
+
+
+def _edit_requirements(array, add: dict, remove: set) -> bool:
+    """Apply `add` (by name) and `remove` to a tomlkit array of requirement strings; True if changed."""
+    changed = False
+    for index in reversed(range(len(array))):
+        current = Requirement.parse(str(array[index]))
+        new = add.pop(current.name, current)
+        if current.name in remove:
+            del array[index]
+            changed = True
+        elif new != current:
+            array[index] = str(new)
+            changed = True
+    for requirement in sorted(add.values(), key=lambda r: r.name):
+        array.append(str(requirement))
+        changed = True
+    return changed
