@@ -144,3 +144,25 @@ def test_install_of_a_required_name_keeps_the_users_constraint(tmp_path, workdir
     text = (workdir / "nnpm.toml").read_text()
     assert '"test/mlp>=1, <2",  # keep below 2' in text and "test/b==1.0.0" in text
     assert sorted(str(r) for r in read_project(workdir).requirements) == ["test/b==1.0.0", "test/mlp<2,>=1"]
+
+
+# --- 4. uninstalling a package others need says so ---------------------------------------------------
+
+
+def test_uninstall_warns_naming_the_installed_packages_that_depend_on_it(tmp_path, workdir, capsys):
+    from nnpm import api
+    from tests.factories import publish, run_cli
+
+    publish(tmp_path, "test/base", "1.0.0")
+    publish(tmp_path, "test/app", "1.0.0", seed=1, deps={"test/base": ">=1"})
+    publish(tmp_path, "test/other", "1.0.0", seed=2, deps={"test/base": ">=1"})
+    api.install(["test/app", "test/other"], project=False)
+    code, _, err = run_cli(capsys, "uninstall", "test/base")
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert code == 0 and "removed test/base==1.0.0" in err
+    assert warning.startswith("nnpm: warning: test/base: ") and "hint:" in warning
+    assert "test/app==1.0.0" in warning and "test/other==1.0.0" in warning
+    # removing the dependents too, or a package nothing needs, warns about nothing
+    api.install(["test/base"], project=False)
+    code, _, err = run_cli(capsys, "uninstall", "test/base", "test/app", "test/other")
+    assert code == 0 and "warning" not in err

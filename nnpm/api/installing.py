@@ -209,6 +209,28 @@ def lock(client, *, registry: str | None, prereleases: bool, reporter) -> Lock:
     return new
 
 
+def dependents_of(
+    installed: Sequence[InstalledPackage], names: Sequence[PackageName]
+) -> dict[PackageName, list[InstalledPackage]]:
+    """For each of `names`, the installed packages whose manifests depend on it: what an uninstall of
+    `names` leaves without a dependency (`nnpm uninstall` warns with it, as `pip check` would report).
+
+    A package whose manifest cannot be read is skipped: `nnpm verify` reports it.
+    """
+    wanted = set(names)
+    found: dict[PackageName, list[InstalledPackage]] = {}
+    for pkg in installed:
+        if pkg.name in wanted:
+            continue
+        try:
+            needs = {d.name for d in pkg.manifest.dependencies}
+        except (NnpmError, OSError):
+            continue
+        for name in sorted(needs & wanted):
+            found.setdefault(name, []).append(pkg)
+    return found
+
+
 def uninstall(client, names: Sequence[str], project: Project | None) -> list[InstalledPackage]:
     parsed = [PackageName.parse(n) for n in names]
     proj = project

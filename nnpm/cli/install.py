@@ -67,10 +67,17 @@ def install(ctx, packages, registry, frozen, force, pre, no_save, as_json) -> No
 def uninstall(packages, as_json) -> None:
     """Remove installed packages (every version) and drop them from nnpm.toml / nnpm.lock."""
     from nnpm import api
+    from nnpm.api.installing import dependents_of
 
     removed = api.uninstall(packages)
     for pkg in removed:
         info(f"removed {pkg.name}=={pkg.version}")
+    gone = sorted({pkg.name for pkg in removed})
+    for name, users in dependents_of(api.list_installed(), gone).items():
+        needing = ", ".join(f"{p.name}=={p.version}" for p in users)
+        click.echo(f"nnpm: warning: {name}: removed, but installed packages depend on it: {needing} "
+                   f"(hint: `nnpm install {name}` puts it back; uninstall them too if they are not needed)",
+                   err=True)  # fmt: skip
     if as_json:
         emit_json(_installed_json(removed))
 
