@@ -56,17 +56,25 @@ class PackageDetails:
     def forward(self) -> dict[str, str | int] | None:
         """How a composite runs (None for other kinds): `mode` is "routed" (each request to the module
         serving its language), "fused" (one pass over the union of kernels of `fused_source` when it
-        is installed, else batched) or "batched" (each module on the batch); `modules` counts them."""
+        is installed, else batched) or "batched" (each module on the batch); `modules` counts them;
+        `rule` is how classes are compared: "argmax-calibrated" (the modules' calibrated scores),
+        "union-restricted" (the union network's logits restricted to the composite's classes) or
+        "route-by-language"."""
         m = self.manifest
         if m.kind != "composite" or m.architecture is None:
             return None
         params = m.architecture.params
-        modules = len(params.get("modules", []))
-        if params.get("rule") == "route-by-language":
-            return {"mode": "routed", "modules": modules}
+        modules, rule = len(params.get("modules", [])), str(params.get("rule", "argmax-calibrated"))
+        if rule == "route-by-language":
+            return {"mode": "routed", "modules": modules, "rule": rule}
         if params.get("forward") == "fused":
-            return {"mode": "fused", "modules": modules, "fused_source": str(params["fused_source"])}
-        return {"mode": "batched", "modules": modules}
+            return {
+                "mode": "fused",
+                "modules": modules,
+                "fused_source": str(params["fused_source"]),
+                "rule": rule,
+            }
+        return {"mode": "batched", "modules": modules, "rule": rule}
 
 
 class Client:

@@ -29,14 +29,18 @@ def modularize(
     resize: int = 0,
     resume: bool = False,
     reporter=None,
+    start: Path | str | None = None,
 ) -> Report:
     """Train a standard and a modular CNN with one recipe and cut one module package per class.
 
-    The modular method is `config.method`: "mwt" (mask generators; the default) or "moda"
-    (activation-driven losses on a standard network, units pruned by per-class activation rate).
-    Writes OUT/<arch> (the modular model), OUT/<arch>-standard, OUT/<class>-module packages and
-    OUT/results.json. The validation split is carved from the training data (`val_fraction`);
-    the test split is only measured.
+    The modular method is `config.method`: "mwt" (mask generators; the default), "mwt-repaired"
+    (leaky generator units and a gate sparsity term) or "moda" (activation-driven losses on a
+    standard network, units pruned by per-class activation rate). With `start` (a model package
+    folder or a safetensors state dict of the standard `arch` at `width`), no standard model is
+    trained: the given one is the baseline and the modular objective trains from its weights.
+    Writes OUT/<arch> (the modular model), OUT/<arch>-standard (not with `start`),
+    OUT/<class>-module packages and OUT/results.json. The validation split is carved from the
+    training data (`val_fraction`); the test split is only measured.
     """
     from nnpm.datasets.images import load_image_dataset
     from nnpm.science.cnn.mwt import architecture
@@ -46,10 +50,10 @@ def modularize(
     config = config or TrainConfig()
     data = load_image_dataset(dataset, Path(data_dir) if data_dir else None, seed=config.seed,
                               val_fraction=val_fraction)  # fmt: skip
-    architecture(arch, data, width, gated=config.method == "mwt", pad=pad, resize=resize)
+    architecture(arch, data, width, gated=False, pad=pad, resize=resize)
     kwargs = {"reporter": reporter} if reporter is not None else {}
     return run(data, arch, width, config, Path(out), namespace, version=version, pad=pad, resize=resize,
-               resume=resume, **kwargs)  # fmt: skip
+               resume=resume, start=Path(start) if start is not None else None, **kwargs)  # fmt: skip
 
 
 def decompose(

@@ -53,13 +53,18 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     help="Learning rate of the mask generators, as a multiple of --lr (MwT: 1).",
 )
 @click.option("--method", default="mwt", show_default=True,
-              help="mwt (mask generators, gate losses) or moda (activation losses, no gates).")  # fmt: skip
+              help="mwt (mask generators, gate losses), mwt-repaired (leaky generators, gate sparsity) "
+                   "or moda (activation losses, no gates).")  # fmt: skip
 @click.option("--alpha", type=float, default=None,
               help="mwt: weight of the cohesion loss (default 0.5); moda: of the affinity loss (default 1).")  # fmt: skip
 @click.option("--beta", type=float, default=None,
               help="mwt: weight of the coupling loss (default 1.5); moda: of the dispersion loss (default 1).")  # fmt: skip
 @click.option("--gamma", type=float, default=None,
-              help="moda only: weight of the compactness loss, mean |activation| (default 0.3).")  # fmt: skip
+              help="moda: weight of the compactness loss, mean |activation|; mwt-repaired: of the mean gate "
+                   "(default 0.3; not for mwt).")  # fmt: skip
+@click.option("--from", "start", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Start from a trained standard model: a model package folder or a safetensors state dict "
+                   "in nnpm's layout for --arch and --width (docs/cnn.md). No standard model is trained.")  # fmt: skip
 @click.option(
     "--tau", type=float, default=0.9, show_default=True,
     help="Unit threshold in (0, 1]: gate frequency (mwt) or non-zero activation rate (moda) per class.",
@@ -84,22 +89,32 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @json_option
 @click.pass_context
 def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, method, alpha, beta, gamma,
-        tau, seed, val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume, as_json) -> None:  # fmt: skip
+        start, tau, seed, val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume,
+        as_json) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
     from nnpm import api
     from nnpm.cli.progress import TqdmProgress
-    from nnpm.science.cnn.train import METHODS, MODA_DEFAULTS, MWT_DEFAULTS, TrainConfig
+    from nnpm.science.cnn.train import (
+        GATED_METHODS,
+        METHODS,
+        MODA_DEFAULTS,
+        MWT_DEFAULTS,
+        REPAIRED_DEFAULTS,
+        TrainConfig,
+    )
 
     if dataset == "digits":
         params.refuse(ctx, "data_dir", "does not apply to digits, which is bundled with nnpm")
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r} (known: {', '.join(METHODS)})", where="--method")
     if method == "mwt":
-        params.refuse(ctx, "gamma", "applies to --method moda only")
-    else:
-        params.refuse(ctx, "generator_lr_scale", "applies to --method mwt only (MODA has no mask generators)")
-    defaults = MWT_DEFAULTS if method == "mwt" else MODA_DEFAULTS
+        params.refuse(ctx, "gamma", "applies to --method moda and mwt-repaired only")
+    if method not in GATED_METHODS:
+        params.refuse(
+            ctx, "generator_lr_scale", "applies to the mwt methods only (MODA has no mask generators)"
+        )
+    defaults = {"mwt": MWT_DEFAULTS, "mwt-repaired": REPAIRED_DEFAULTS, "moda": MODA_DEFAULTS}[method]
     weights = {k: v if v is not None else defaults.get(k, 0.3) for k, v in
                (("alpha", alpha), ("beta", beta), ("gamma", gamma))}  # fmt: skip
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, generator_lr_scale=generator_lr_scale,
@@ -107,23 +122,29 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
         version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),
+        start=start,
     )  # fmt: skip
     d = report.to_dict()
     if as_json:
         emit_json(d)
         return
     info(f"{arch} width {width} on {dataset}, {method}: {epochs} epochs, seed {seed}; {report.split_note}")
+    times = (f"time {report.standard_seconds:.0f}s / {report.modular_seconds:.0f}s (x{d['time_ratio']:.2f})"
+             if d["time_ratio"] is not None else f"modular training {report.modular_seconds:.0f}s from {report.start}")  # fmt: skip
     click.echo(
         f"standard accuracy {100 * report.standard_accuracy:.2f}%  modular {100 * report.modular_accuracy:.2f}%"
         f"  loss {report.loss_points:.2f} points  mean KRR {100 * report.mean_krr:.2f}%"
-        f"  time {report.standard_seconds:.0f}s / {report.modular_seconds:.0f}s (x{d['time_ratio']:.2f})"
+        f"  mean size {100 * report.mean_parameter_share:.2f}% of the parameters  {times}"
     )
-    unit = "kernels" if method == "mwt" else "units"
-    click.echo(f"{'package':<40}{unit:>10}{'KRR':>8}{'bal.acc':>9}{'fidelity':>10}")
+    rule = report.composition
+    click.echo(f"composition rule {rule['rule']} (validation, {rule['pairs']} two-class composites: union "
+               f"{100 * rule['union_mean']:.2f}% mean, calibrated {100 * rule['calibrated_mean']:.2f}%)")  # fmt: skip
+    unit = "units" if method == "moda" else "kernels"
+    click.echo(f"{'package':<40}{unit:>10}{'KRR':>8}{'size':>8}{'bal.acc':>9}{'fidelity':>10}")
     click.echo(f"{report.model_package:<40}")
     for m in report.modules:
         click.echo(
-            f"{m.package:<40}{m.retained:>5}/{m.total:<4}{100 * m.krr:>7.1f}%{100 * m.balanced_accuracy:>8.1f}%"
-            f"{100 * m.fidelity:>9.1f}%"
+            f"{m.package:<40}{m.retained:>5}/{m.total:<4}{100 * m.krr:>7.1f}%{100 * m.parameter_share:>7.1f}%"
+            f"{100 * m.balanced_accuracy:>8.1f}%{100 * m.fidelity:>9.1f}%"
         )
     info(f"wrote {out} (results.json beside the packages)")

@@ -113,6 +113,7 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
     forward = details.forward
     if forward is not None:
         _echo(f"  forward: {_FORWARD[forward['mode']].format(**forward)}")
+        _echo(f"  rule: {forward['rule']} ({_RULES.get(forward['rule'], 'unknown to this nnpm')})")
     if m.metrics.retained is not None and m.metrics.total:
         _echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
     if m.metrics.accuracy:
@@ -132,6 +133,14 @@ _FORWARD = {
     "fused": "one fused pass over the union of kernels of {fused_source} when it is installed, "
     "else the {modules} modules batched",
     "batched": "the {modules} modules batched (they share no source model)",
+}
+
+#: `PackageDetails.forward["rule"]` in words.
+_RULES = {
+    "argmax-calibrated": "argmax over the modules' calibrated class scores",
+    "union-restricted": "the source model pruned to the union of the modules' units, its logits restricted "
+    "to these classes; needs the source model",
+    "route-by-language": "no comparison: each language has one module",
 }
 
 

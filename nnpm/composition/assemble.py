@@ -188,7 +188,7 @@ def composite_manifest(
             family="composite",
             input=first.architecture.input,
             params={
-                "rule": "route-by-language" if isinstance(composite, Router) else "argmax-calibrated",
+                "rule": composite.rule,
                 "modules": [str(p.manifest.name) for p in parts],
                 "classes": list(composite.classes),
                 "finetuned": composite.adjust is not None,

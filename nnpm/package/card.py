@@ -86,6 +86,9 @@ def render_card(manifest: Manifest, *, base_model_repo: str | None = None) -> st
     if m.metrics.retained is not None and m.metrics.total:
         rate = m.metrics.retained / m.metrics.total
         lines.append(f"| retained {m.metrics.unit} | {m.metrics.retained} / {m.metrics.total} ({rate:.1%}) |")
+    share, params = m.metrics.extra.get("parameter_share"), m.metrics.extra.get("parameters")
+    if isinstance(share, float) and isinstance(params, int):
+        lines.append(f"| size | {params:,} parameters, {share:.1%} of the source model's |")
     for label, acc in (("accuracy", m.metrics.accuracy), ("source accuracy", m.metrics.source_accuracy)):
         if acc:
             lines.append(f"| {label} | {acc.value:.4f} ({acc.metric}, {acc.dataset} {acc.split}) |")

@@ -100,7 +100,7 @@ def test_modules_of_one_installed_model_run_one_fused_forward_exact_to_the_model
     fused = compose("digits/digit-3-module", "digits/digit-8-module", project=False)
     assert fused.mode == "fused"
     model: CNN = api.load("digits/simcnn", project=False)
-    union = union_of_kernels([p.manifest for p in fused.parts_info])
+    union = union_of_kernels([p.manifest.architecture for p in fused.parts_info])
     masks = {}
     for layer, kept in union.items():
         mask = torch.zeros(model.lay.full_width[layer])
@@ -152,9 +152,11 @@ def test_a_fresh_composite_directory_can_be_shown_composed_evaluated_and_used_as
     assert (
         code == 0 and shown["registry"] is None and shown["manifest"]["package"]["name"] == "mine/three-eight"
     )
-    assert shown["forward"] == {"mode": "fused", "modules": 2, "fused_source": "digits/simcnn==1.0.0"}
+    rule = api.load("digits/simcnn", project=False).manifest.metrics.extra["composition_rule"]
+    assert shown["forward"] == {"mode": "fused", "modules": 2, "fused_source": "digits/simcnn==1.0.0", "rule": rule}
+    assert shown["manifest"]["architecture"]["params"]["rule"] == rule
     code, out, _ = cli("show", "./three-eight")
-    assert "in directory three-eight" in out and "forward: one fused pass" in out
+    assert "in directory three-eight" in out and "forward: one fused pass" in out and f"rule: {rule} (" in out
     # composed into another composite before it is published
     code, out, _ = cli("compose", "./three-eight", "digits/digit-5-module", "--name", "mine/three-five-eight",
                        "--out", "build/tfe", "--dataset", "digits", "--json")  # fmt: skip

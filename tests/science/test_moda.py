@@ -179,8 +179,8 @@ def _fails(args: list[str], capsys) -> str:
     [
         (["--method", "nemo"], "unknown method"),
         (["--method", "moda", "--gamma", "-0.5"], "gamma must be a finite number >= 0"),
-        (["--method", "mwt", "--gamma", "0.3"], "--gamma applies to --method moda only"),
-        (["--method", "moda", "--generator-lr-scale", "2"], "applies to --method mwt only"),
+        (["--method", "mwt", "--gamma", "0.3"], "--gamma applies to --method moda and mwt-repaired only"),
+        (["--method", "moda", "--generator-lr-scale", "2"], "applies to the mwt methods only"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(args, needle, capsys, workdir) -> None:
@@ -206,7 +206,7 @@ def test_packaged_module_scores_its_class_and_fuses(run, digits) -> None:
     scores = module(x)
     assert scores.shape == (len(x), 1) and bool((scores <= 0).all())
     mods = [load_package(out / f"digit-{c}-module")[0] for c in (3, 5)]
-    union = union_of_kernels(mods)
+    union = union_of_kernels([m.architecture for m in mods])
     assert "fc.0" in union and len(union["fc.0"]) >= len(manifest.architecture.retained["fc.0"])
     _, model = load_package(out / "simcnn")
     with torch.no_grad():

@@ -18,33 +18,60 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnpm.nn.cnn.spec import Add, Conv, Layout, Pool, conv_input, fc_name, fc_widths, generator_hidden, layout
+from nnpm.nn.cnn.spec import (
+    Add,
+    Conv,
+    Layout,
+    Pool,
+    conv_input,
+    fc_name,
+    fc_widths,
+    generator_hidden,
+    generator_kind,
+    layout,
+)
 from nnpm.nn.layers import Normalize
 
 
 class MaskGenerator(nn.Module):
-    """gate = relu(tanh(W2 relu(W1 avgpool(x)))): one gate in [0, 1] per output kernel, per sample."""
+    """gate = relu(tanh(W2 act(W1 avgpool(x)))): one gate in [0, 1] per output kernel, per sample.
 
-    def __init__(self, c_in: int, hidden: int, c_out: int) -> None:
+    act is MwT's ReLU, or (the repaired MwT, generator = "leaky") a leaky ReLU: a hidden ReLU
+    that dies gives its kernel a gate that no longer depends on the input (docs/cnn.md)."""
+
+    def __init__(self, c_in: int, hidden: int, c_out: int, leaky: bool = False) -> None:
         super().__init__()
         self.w1 = nn.Linear(c_in, hidden, bias=False)
         self.w2 = nn.Linear(hidden, c_out)
+        self.slope = LEAKY_SLOPE if leaky else 0.0
         nn.init.constant_(self.w2.bias, 1.0)  # all gates start open
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(torch.tanh(self.w2(torch.relu(self.w1(x.mean((2, 3)))))))
+        h = self.w1(x.mean((2, 3)))
+        h = F.leaky_relu(h, self.slope) if self.slope else torch.relu(h)
+        return torch.relu(torch.tanh(self.w2(h)))
+
+
+LEAKY_SLOPE = 0.1  # the repaired generator's negative slope
 
 
 class ConvUnit(nn.Module):
     """conv -> BN -> [gate] -> [ReLU]; the gate multiplies the BN output before the ReLU."""
 
     def __init__(
-        self, c_in: int, c_out: int, kernel: int, stride: int, relu: bool, hidden: int | None
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        relu: bool,
+        hidden: int | None,
+        leaky: bool = False,
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
-        self.gen = MaskGenerator(c_in, hidden, c_out) if hidden else None
+        self.gen = MaskGenerator(c_in, hidden, c_out, leaky) if hidden else None
         self.relu = relu
 
     def forward(
@@ -79,6 +106,7 @@ class CNN(nn.Module):
         classes: tuple[int, ...] = (),
         temperature: float = 1.0,
         score_bias: tuple[float, ...] = (),
+        generator: str = "relu",
     ) -> None:
         super().__init__()
         self.lay = lay
@@ -90,9 +118,8 @@ class CNN(nn.Module):
         for i, op in enumerate(lay.ops):
             if isinstance(op, Conv):
                 hidden = generator_hidden(lay.full_width[op.name]) if op.name in lay.gated else None
-                units[op.name] = ConvUnit(
-                    len(conv_input(lay, op)), len(lay.channels[i]), op.kernel, op.stride, op.relu, hidden
-                )
+                units[op.name] = ConvUnit(len(conv_input(lay, op)), len(lay.channels[i]), op.kernel, op.stride,
+                                          op.relu, hidden, leaky=generator == "leaky")  # fmt: skip
         self.convs = nn.ModuleDict(units)
         for i, op in enumerate(lay.ops):  # where each branch lands inside the union at an add
             if isinstance(op, Add):
@@ -199,4 +226,5 @@ def build_cnn(arch, context=None) -> CNN:
         classes=tuple(int(c) for c in p.get("classes", ())),
         temperature=float(p.get("temperature", 1.0)),
         score_bias=tuple(float(b) for b in p.get("score_bias", ())),
+        generator=generator_kind(arch),
     )

@@ -169,6 +169,19 @@ def generator_hidden(c_out: int) -> int:
     return c_out if c_out < 128 else c_out // 2
 
 
+GENERATORS = ("relu", "leaky")  # MwT's mask generator, and the repaired one (leaky hidden units)
+
+
+def generator_kind(arch) -> str:
+    """params.generator: which mask generator a gated network uses (default MwT's, "relu")."""
+    kind = arch.params.get("generator", "relu")
+    if kind not in GENERATORS:
+        raise ArchitectureError(
+            f"architecture.params.generator must be one of {', '.join(GENERATORS)}, got {kind!r}"
+        )
+    return kind
+
+
 def _params(arch) -> dict:
     p = dict(arch.params)
     for key in ("num_classes", "width"):
@@ -191,6 +204,7 @@ def layout(arch) -> Layout:
     if arch.family not in _PLANS:
         raise ArchitectureError(f"unknown CNN family {arch.family!r} (known: {', '.join(FAMILY_NAMES)})")
     p = _params(arch)
+    generator_kind(arch)
     width = float(p["width"])
     if not 0 < width <= 8:
         raise ArchitectureError(f"architecture.params.width must be in (0, 8], got {width}")
@@ -309,7 +323,8 @@ _DESCRIPTIONS = {
     "rescnn": "ResCNN: 12 convs with three identity residual adds, global average pool, linear head",
 }
 _COMMON = (
-    "; params: num_classes, width (multiplier), gated (MwT mask generators), pad, resize, "
+    "; params: num_classes, width (multiplier), gated (MwT mask generators), generator (relu | leaky), "
+    "pad, resize, "
     "output (logits | logprob), classes, temperature; retained: kept kernels per conv and "
     "kept neurons per hidden FC layer (fc.0, ...)"
 )

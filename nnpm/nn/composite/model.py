@@ -1,10 +1,14 @@
-"""The composite network: modules side by side, one calibrated score per class.
+"""The composite network: modules side by side, one score per class.
 
 Every module package returns calibrated log-probabilities log p(class | x) for the
 classes it serves (docs/package-format.md), so scores from different modules, even
 from different source models, are comparable and the composite's prediction is the
-argmax over them. A composite adds at most a per-class affine correction of those
-scores (`adjust`), which `--finetune` fits; without it the composite has no weights.
+argmax over them (rule "argmax-calibrated"). Modules of one source model whose family can
+fuse run as one network, the model pruned to the union of their units; such a model may
+record that its composites read that network's logits restricted to their classes instead
+(rule "union-restricted", MODA's), when that measured better on validation. A composite adds
+at most a per-class affine correction of its scores (`adjust`), which `--finetune` fits;
+without it the composite has no weights.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 #: The family whose modules are routed by language instead of compared by score.
 TRANSLATOR_FAMILY = "rnn-seq2seq"
+CALIBRATED, UNION, ROUTED = "argmax-calibrated", "union-restricted", "route-by-language"
 
 
 class ScoreAdjust(nn.Module):
@@ -64,6 +69,11 @@ class Composite(nn.Module):
     def mode(self) -> str:
         return "fused" if self.fused is not None else "batched"
 
+    @property
+    def rule(self) -> str:
+        """How class scores are compared: the fused network's rule, else calibrated scores."""
+        return getattr(self.fused, "rule", CALIBRATED) if self.fused is not None else CALIBRATED
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused is not None:
             scores = self.fused(x)
@@ -92,6 +102,7 @@ class Router(nn.Module):
     """
 
     mode = "routed"
+    rule = ROUTED
     adjust = None
 
     def __init__(self, modules: Sequence[nn.Module]) -> None:
@@ -142,8 +153,13 @@ def common_source(manifests: Sequence[Manifest]) -> Requirement | None:
     return Requirement.of(model, f"=={version}")
 
 
-def fuse_if_possible(networks: Sequence[nn.Module], loader: Loader | None) -> nn.Module | None:
-    """One fused forward when all modules share an available source model whose family can fuse."""
+def fuse_if_possible(
+    networks: Sequence[nn.Module], loader: Loader | None, rule: str | None = None
+) -> nn.Module | None:
+    """One fused forward when all modules share an available source model whose family can fuse.
+
+    rule None lets the fuser read the rule the source model recorded; a composite package passes
+    the rule it was written with, so loading it later computes what composing it computed."""
     from nnpm.nn.build import fuser
 
     manifests = [n.manifest for n in networks]
@@ -152,7 +168,10 @@ def fuse_if_possible(networks: Sequence[nn.Module], loader: Loader | None) -> nn
     if fuse is None:
         return None
     ref = loader.source.find(source, manifests[0].source.sha256)
-    return None if ref is None else fuse(loader.load(ref), manifests)
+    if ref is None:
+        return None
+    model = loader.load(ref)
+    return fuse(model, manifests) if rule is None else fuse(model, manifests, rule=rule)
 
 
 def assemble(networks: Sequence[nn.Module], loader: Loader | None = None) -> Composite | Router:
@@ -166,9 +185,16 @@ def assemble(networks: Sequence[nn.Module], loader: Loader | None = None) -> Com
 def build_composite(arch: Architecture, context: BuildContext) -> Composite | Router:
     """Family builder: the modules come from the verified dependencies, in the recorded order."""
     modules = [context.dependencies[name] for name in arch.params["modules"]]
-    if arch.params.get("rule") == "route-by-language":
+    rule = arch.params.get("rule", CALIBRATED)
+    if rule == ROUTED:
         return Router(modules)
+    fused = fuse_if_possible(modules, context.loader, rule)
+    if rule == UNION and fused is None:
+        source = common_source([m.manifest for m in modules])
+        raise CompositionError(
+            f"this composite reads the union of its modules' units in {source or 'their source model'}, "
+            "which is not available",
+            hint=f"install {source or 'the source model'} (its modules depend on it), then load again",
+        )
     adjust = bool(arch.params.get("finetuned"))
-    return Composite(
-        modules, arch.params["classes"], adjust=adjust, fused=fuse_if_possible(modules, context.loader)
-    )
+    return Composite(modules, arch.params["classes"], adjust=adjust, fused=fused)

@@ -1,14 +1,21 @@
-"""Which units belong to which class: MwT's tau rule over training-set gate frequencies, and MODA's
-over training-set activation rates (both: keep unit k for class c iff its rate on c's samples >= tau)."""
+"""Cutting modules: which units belong to which class (MwT's tau rule over training-set gate
+frequencies, MODA's over training-set activation rates; both keep unit k for class c iff its
+rate on c's samples >= tau), and each class's physically pruned, calibrated module."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from nnpm.datasets.splits import Split
+from nnpm.datasets.splits import LabelledData, Split
 from nnpm.errors import InvalidInputError
-from nnpm.nn.cnn.model import CNN
+from nnpm.nn.cnn.model import CNN, build_cnn
+from nnpm.nn.cnn.prune import module_architecture, prune_state
+from nnpm.nn.cnn.spec import layout
+from nnpm.package.manifest import Architecture
 
 
 @torch.no_grad()
@@ -78,3 +85,75 @@ def module_masks(kept: dict[str, tuple[int, ...]], widths: dict[str, int]) -> di
         m[list(idx)] = 1.0
         masks[name] = m
     return masks
+
+
+def parameter_count(network: torch.nn.Module) -> int:
+    """Trainable tensors' elements (gates and heads included, BN running statistics not): the
+    size a module is compared with its model by."""
+    return sum(p.numel() for p in network.parameters())
+
+
+@dataclass
+class ExtractedModule:
+    """One class's module: its kept units, spec, sliced weights, the built network and its size."""
+
+    cls: int
+    class_name: str
+    kept: dict[str, tuple[int, ...]]
+    arch: Architecture
+    state: dict[str, torch.Tensor]
+    network: CNN
+    krr: float
+    temperature: float
+    score_bias: float = 0.0
+    parameters: int = 0
+
+
+def extract_modules(
+    model: CNN | str | Path,
+    data: LabelledData,
+    tau: float = 0.9,
+    *,
+    model_arch: Architecture | None = None,
+    classes: list[int] | None = None,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> list[ExtractedModule]:
+    """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
+
+    Gate frequencies (MwT, a gated model) or activation rates (MODA, an ungated model: ReLU'd conv
+    channels and hidden FC neurons) come from the training split in eval mode without augmentation;
+    each module keeps its gates (if any) sliced to its units, and its temperature and log-odds bias are
+    fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
+    The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
+    """
+    from nnpm.science.cnn import evaluate, packaging
+    from nnpm.science.cnn.calibrate import fit_score_calibration
+    from nnpm.science.cnn.train import predict_logits
+
+    if not isinstance(model, CNN):
+        manifest, model = packaging.load_package(Path(model))
+        model_arch = manifest.architecture
+    if model_arch is None:
+        raise InvalidInputError("extract_modules needs model_arch for a torch model")
+    model = model.to(device).eval()
+    lay = layout(model_arch)
+    rates = gate_frequencies if model.gated else activation_rates
+    freqs = rates(model, data.train, len(data.classes), batch_size)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    out = []
+    for cls in classes if classes is not None else range(len(data.classes)):
+        kept = kept_for_class(freqs, cls, tau)
+        arch = module_architecture(model_arch, kept, (cls,), 1.0)
+        sliced = prune_state(state, model_arch, arch)
+        net = build_cnn(arch)
+        net.load_state_dict(sliced)
+        net.to(device)
+        val_logits = predict_logits(net.eval(), data.val.x, batch_size)
+        temperature, bias = fit_score_calibration(val_logits, data.val.y, cls)
+        arch = module_architecture(model_arch, kept, (cls,), temperature, (bias,))
+        net.temperature, net.score_bias = temperature, (bias,)
+        krr = evaluate.krr(kept, lay.full_width)
+        out.append(ExtractedModule(cls, data.classes[cls], kept, arch, sliced, net.eval(), krr, temperature, bias,
+                                   parameter_count(net)))  # fmt: skip
+    return out

@@ -1,16 +1,19 @@
-"""MwT end to end, one function per step: train the standard model, train the modular model,
-extract modules, evaluate, write packages. `modularize` chains them; `quickstart_digits` is
-the small, fast run the quickstart uses.
+"""Modularizing a CNN end to end, one function per step: train the standard model, train the
+modular model (MwT, the repaired MwT or MODA; from scratch or from trained weights), extract
+modules, choose how they compose, evaluate, write packages. `modularize` chains them;
+`quickstart_digits` is the small, fast run the quickstart uses.
 
 Selection rules: the validation split (carved from training data) fits the calibration
-temperatures; the test split is only ever measured, never used to choose anything.
+temperatures and chooses the composition rule; the test split is only ever measured, never used
+to choose anything.
 """
 
 from __future__ import annotations
 
-import platform
+import json
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -18,23 +21,17 @@ import torch
 from nnpm.datasets.splits import LabelledData
 from nnpm.errors import InvalidInputError, RunInterrupted, UsageError
 from nnpm.nn.cnn.model import CNN, build_cnn
-from nnpm.nn.cnn.prune import module_architecture, prune_state
-from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Architecture
-from nnpm.progress import Progress
+from nnpm.progress import NULL, Progress
 from nnpm.science.cnn import evaluate, packaging
-from nnpm.science.cnn.calibrate import fit_score_calibration
-from nnpm.science.cnn.extract import activation_rates, gate_frequencies, kept_for_class
+from nnpm.science.cnn.extract import ExtractedModule, extract_modules, parameter_count
 from nnpm.science.cnn.packaging import architecture, write_packages, write_standard_package
-from nnpm.science.cnn.report import Report, evaluate_modules
-from nnpm.science.cnn.train import (
-    TrainConfig,
-    TrainResult,
-    accuracy,
-    predict_logits,
-    resolve_device,
-    train,
-)
+from nnpm.science.cnn.report import Report, evaluate_modules, provenance_of
+from nnpm.science.cnn.rules import choose_rule
+from nnpm.science.cnn.start import StartingPoint, load_start
+from nnpm.science.cnn.train import GATED_METHODS, TrainConfig, TrainResult, accuracy, resolve_device, train
+
+__all__ = ["ExtractedModule", "extract_modules", "modularize", "train_modular", "train_standard"]
 
 
 def new_model(arch: Architecture, seed: int) -> CNN:
@@ -43,118 +40,59 @@ def new_model(arch: Architecture, seed: int) -> CNN:
     return build_cnn(arch)
 
 
+def modular_architecture(
+    family: str, data: LabelledData, width: float, cfg: TrainConfig, pad: int = 0, resize: int = 0
+) -> Architecture:
+    """The modular model's spec: gated for MwT (leaky generators for the repaired MwT), plain for MODA."""
+    generator = "leaky" if cfg.method == "mwt-repaired" else "relu"
+    return architecture(family, data, width, gated=cfg.method in GATED_METHODS, pad=pad, resize=resize,
+                        generator=generator)  # fmt: skip
+
+
 def train_standard(data: LabelledData, family: str, width: float, cfg: TrainConfig, **options) -> TrainResult:
     """The baseline: same family and recipe, no gates, cross-entropy only.
 
     options: pad, resize, checkpoint_dir, resume, reporter (as for train_modular)."""
-    return _train(data, family, width, cfg, gated=False, **options)
+    pad, resize = options.pop("pad", 0), options.pop("resize", 0)
+    arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
+    return train(new_model(arch, cfg.seed), data, cfg, run="standard", **options)
 
 
-def train_modular(data: LabelledData, family: str, width: float, cfg: TrainConfig, **options) -> TrainResult:
-    """The modular model. MwT (cfg.method "mwt"): mask generators on every conv but the first,
-    CE + alpha*cohesion + beta*coupling. MODA ("moda"): the standard network without gates,
-    CE + alpha*affinity + beta*dispersion + gamma*compactness over its activations.
-
-    options: pad and resize (input adaptation), checkpoint_dir and resume (per-epoch safetensors
-    checkpoints), reporter (progress hooks)."""
-    return _train(data, family, width, cfg, gated=cfg.method == "mwt", modular=True, **options)
-
-
-def _train(
+def train_modular(
     data: LabelledData,
     family: str,
     width: float,
     cfg: TrainConfig,
     *,
-    gated: bool,
-    modular: bool = False,
-    pad: int = 0,
-    resize: int = 0,
-    checkpoint_dir: Path | None = None,
-    resume: bool = False,
-    reporter: Progress | None = None,
+    start: StartingPoint | None = None,
+    **options,
 ) -> TrainResult:
-    arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
-    run = "modular" if gated or modular else "standard"
-    return train(new_model(arch, cfg.seed), data, cfg, run=run, checkpoint_dir=checkpoint_dir, resume=resume,
-                 reporter=reporter)  # fmt: skip
+    """The modular model. MwT (cfg.method "mwt"): mask generators on every conv but the first,
+    CE + alpha*cohesion + beta*coupling; the repaired MwT adds gamma * mean gate. MODA ("moda"):
+    the standard network without gates, CE + alpha*affinity + beta*dispersion + gamma*compactness
+    over its activations. With `start`, training begins from those trained weights (new mask
+    generators excepted) and keeps their input normalisation.
+
+    options: pad and resize (input adaptation), checkpoint_dir and resume (per-epoch safetensors
+    checkpoints), reporter (progress hooks)."""
+    pad, resize = options.pop("pad", 0), options.pop("resize", 0)
+    arch = modular_architecture(family, data, width, cfg, pad, resize)
+    if start is not None:
+        arch = replace(arch, input=start.arch.input)
+    model = new_model(arch, cfg.seed)
+    if start is not None:
+        load_trained(model, start)
+    return train(model, data, cfg, run="modular", **options)
 
 
-def arch_of(
-    model: CNN, data: LabelledData, family: str, width: float, pad: int = 0, resize: int = 0
-) -> Architecture:
-    return architecture(family, data, width, gated=bool(model.gated), pad=pad, resize=resize)
-
-
-@dataclass
-class ExtractedModule:
-    """One class's module: its kept kernels, spec, sliced weights and the built network."""
-
-    cls: int
-    class_name: str
-    kept: dict[str, tuple[int, ...]]
-    arch: Architecture
-    state: dict[str, torch.Tensor]
-    network: CNN
-    krr: float
-    temperature: float
-    score_bias: float = 0.0
-
-
-def extract_modules(
-    model: CNN | str | Path,
-    data: LabelledData,
-    tau: float = 0.9,
-    *,
-    model_arch: Architecture | None = None,
-    classes: list[int] | None = None,
-    batch_size: int = 512,
-    device: str | torch.device = "cpu",
-) -> list[ExtractedModule]:
-    """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
-
-    Gate frequencies (MwT, a gated model) or activation rates (MODA, an ungated model: ReLU'd conv
-    channels and hidden FC neurons) come from the training split in eval mode without augmentation;
-    each module keeps its gates (if any) sliced to its units, and its temperature and log-odds bias are
-    fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
-    The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
-    """
-    if not isinstance(model, CNN):
-        manifest, model = packaging.load_package(Path(model))
-        model_arch = manifest.architecture
-    if model_arch is None:
-        raise InvalidInputError("extract_modules needs model_arch for a torch model")
-    model = model.to(device).eval()
-    lay = layout(model_arch)
-    rates = gate_frequencies if model.gated else activation_rates
-    freqs = rates(model, data.train, len(data.classes), batch_size)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    out = []
-    for cls in classes if classes is not None else range(len(data.classes)):
-        kept = kept_for_class(freqs, cls, tau)
-        arch = module_architecture(model_arch, kept, (cls,), 1.0)
-        sliced = prune_state(state, model_arch, arch)
-        net = build_cnn(arch)
-        net.load_state_dict(sliced)
-        net.to(device)
-        val_logits = predict_logits(net.eval(), data.val.x, batch_size)
-        temperature, bias = fit_score_calibration(val_logits, data.val.y, cls)
-        arch = module_architecture(model_arch, kept, (cls,), temperature, (bias,))
-        net.temperature, net.score_bias = temperature, (bias,)
-        out.append(
-            ExtractedModule(
-                cls,
-                data.classes[cls],
-                kept,
-                arch,
-                sliced,
-                net.eval(),
-                evaluate.krr(kept, lay.full_width),
-                temperature,
-                bias,
-            )
-        )
-    return out
+def load_trained(model: CNN, start: StartingPoint) -> None:
+    """Copy a standard network's weights into the modular one; only mask generators stay new."""
+    missing, unexpected = model.load_state_dict(start.state, strict=False)
+    if unexpected or any(".gen." not in k for k in missing):
+        raise InvalidInputError(
+            f"the weights from {start.origin} do not fit the modular network", where="--from",
+            hint="start from a standard model of the same --arch and --width",
+        )  # fmt: skip
 
 
 def refuse_to_overwrite(checkpoints: Path, resume: bool) -> None:
@@ -180,23 +118,28 @@ def modularize(
     resize: int = 0,
     resume: bool = False,
     reporter: Progress | None = None,
-    train_baseline: bool = True,
+    start: Path | None = None,
 ) -> Report:
-    """Train both models with one recipe, extract a module per class, evaluate, write packages and
-    results.json into `out`. Checkpoints go to out/.checkpoints (resume with resume=True)."""
+    """Train both models with one recipe (or, with `start`, take the trained model there as the
+    standard one and train the modular objective from its weights), extract a module per class,
+    choose the composition rule on validation, evaluate, write packages and results.json into `out`.
+    Checkpoints go to out/.checkpoints (resume with resume=True)."""
     if not 0 < cfg.tau <= 1:
         raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
-    gated = cfg.method == "mwt"
-    architecture(family, data, width, gated=gated, pad=pad, resize=resize)  # fail fast on bad args
+    std_arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)  # fail fast on bad args
     packaging.model_name(namespace, family)
+    begin = load_start(start, std_arch) if start is not None else None
     out = Path(out)
     refuse_to_overwrite(out / ".checkpoints", resume)
     options = dict(
         pad=pad, resize=resize, checkpoint_dir=out / ".checkpoints", resume=resume, reporter=reporter
     )
     try:
-        std = train_standard(data, family, width, cfg, **options) if train_baseline else None
-        mod = train_modular(data, family, width, cfg, **options)
+        if begin is None:
+            std = train_standard(data, family, width, cfg, **options)
+        else:
+            std = TrainResult(begin.standard_model(), seconds=math.nan)
+        mod = train_modular(data, family, width, cfg, start=begin, **options)
     except KeyboardInterrupt:
         raise RunInterrupted(
             "training was interrupted; every finished epoch is checkpointed",
@@ -205,13 +148,16 @@ def modularize(
         ) from None
     device = resolve_device(cfg.device)
     model = mod.model.to(device).eval()
-    arch = architecture(family, data, width, gated=gated, pad=pad, resize=resize)
-    start = time.perf_counter()
+    arch = modular_architecture(family, data, width, cfg, pad, resize)
+    if begin is not None:
+        arch = replace(arch, input=begin.arch.input)
+    began = time.perf_counter()
     modules = extract_modules(
         model, data, cfg.tau, model_arch=arch, batch_size=cfg.eval_batch_size, device=device
     )
-    extraction_seconds = time.perf_counter() - start
-    rows = evaluate_modules(modules, model, data, cfg.seed)
+    extraction_seconds = time.perf_counter() - began
+    (reporter or NULL).note("choosing the composition rule on validation (two-class composites)")
+    rule = choose_rule(model, arch, [m.arch for m in modules], data.val, seed=cfg.seed)
     last = mod.history[-1] if mod.history else {}
     report = Report(
         dataset=data.name,
@@ -219,52 +165,29 @@ def modularize(
         width=width,
         split_note=data.split_note,
         config=asdict(cfg),
-        standard_accuracy=accuracy(std.model, data.test, cfg.eval_batch_size) if std else float("nan"),
+        standard_accuracy=accuracy(std.model.to(device), data.test, cfg.eval_batch_size),
         modular_accuracy=accuracy(model, data.test, cfg.eval_batch_size),
-        standard_seconds=std.seconds if std else float("nan"),
+        standard_seconds=std.seconds,
         modular_seconds=mod.seconds,
         extraction_seconds=extraction_seconds,
         train_cohesion=float(last.get("cohesion", 0.0)),
         train_coupling=float(last.get("coupling", 0.0)),
         mean_krr=sum(m.krr for m in modules) / len(modules),
         jaccard_coupling=evaluate.jaccard_coupling([m.kept for m in modules]),
-        modules=rows,
+        modules=evaluate_modules(modules, model, data, cfg.seed, model_parameters=parameter_count(model)),
         classes=tuple(data.classes),
         out_dir=str(out),
         device=mod.device,
+        model_parameters=parameter_count(model),
+        composition=rule.to_dict(),
+        start=begin.origin if begin else "",
     )
-    provenance = {
-        "seed": cfg.seed,
-        "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size,
-        "lr": cfg.lr,
-        "momentum": cfg.momentum,
-        "nesterov": True,
-        "schedule": "cosine",
-        "weight_decay": cfg.weight_decay,
-        "generator_lr_scale": cfg.generator_lr_scale if gated else None,
-        "method": cfg.method,
-        "alpha": cfg.alpha,
-        "beta": cfg.beta,
-        "gamma": cfg.gamma if cfg.method == "moda" else None,
-        "tau": cfg.tau,
-        "augment_shift": cfg.shift,
-        "augment_flip": cfg.flip,
-        "split": data.split_note,
-        "training_seconds": round(mod.seconds, 3),
-        "standard_training_seconds": round(report.standard_seconds, 3) if std else None,
-        "extraction_seconds": round(extraction_seconds, 3),
-        "device": mod.device,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    provenance = {k: v for k, v in provenance.items() if v is not None}
-    write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance, method=cfg.method)
-    if std is not None:
+    provenance = provenance_of(cfg, data, report, begin.provenance() if begin else {})
+    write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance, method=cfg.method,
+                   reporter=reporter)  # fmt: skip
+    if begin is None:
         write_standard_package(out, namespace, version, std.model.cpu().eval(), data, family, width, pad, resize,
                                report, provenance)  # fmt: skip
-    import json
-
     (out / "results.json").write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     return report
 

@@ -17,19 +17,29 @@ from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total, unit_total
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
 from nnpm.package.writer import write_package
+from nnpm.progress import NULL, Progress
+from nnpm.science.cnn.plot import CHART_NAME, chart_available, write_retention_chart
 
 if TYPE_CHECKING:
     from nnpm.datasets.splits import LabelledData
-    from nnpm.science.cnn.mwt import ExtractedModule
+    from nnpm.science.cnn.extract import ExtractedModule
     from nnpm.science.cnn.report import Report
 
 LICENSE = "Apache-2.0"
 
 
 def architecture(
-    family: str, data: LabelledData, width: float, *, gated: bool, pad: int = 0, resize: int = 0
+    family: str,
+    data: LabelledData,
+    width: float,
+    *,
+    gated: bool,
+    pad: int = 0,
+    resize: int = 0,
+    generator: str = "relu",
 ) -> Architecture:
-    """The declarative spec of a full model for `data` (input shape, train-split mean/std, classes)."""
+    """The declarative spec of a full model for `data` (input shape, train-split mean/std, classes);
+    `generator` "leaky" gives a gated model the repaired MwT's mask generators."""
     if family not in FAMILY_NAMES:
         raise ArchitectureError(
             f"unknown architecture {family!r} (known: {', '.join(FAMILY_NAMES)})", where="--arch"
@@ -38,6 +48,8 @@ def architecture(
         raise InvalidInputError(f"width must be in (0, 8], got {width}", where="--width")
     mean, std = data.channel_stats()
     params: dict[str, Any] = {"num_classes": len(data.classes), "width": float(width), "gated": gated}
+    if gated and generator != "relu":
+        params["generator"] = generator
     if pad:
         params["pad"] = int(pad)
     if resize:
@@ -94,8 +106,8 @@ def model_manifest(
     )
 
 
-_METHOD_NAMES = {"mwt": "MwT", "moda": "MODA"}
-_UNITS = {"mwt": "kernels", "moda": "units"}  # MODA counts conv channels and hidden FC neurons
+_METHOD_NAMES = {"mwt": "MwT", "mwt-repaired": "repaired MwT", "moda": "MODA"}
+_UNITS = {"mwt": "kernels", "mwt-repaired": "kernels", "moda": "units"}  # MODA: conv channels and FC neurons
 
 
 def standard_manifest(
@@ -185,13 +197,16 @@ def write_packages(
     report: Report,
     provenance: dict[str, Any],
     method: str = "mwt",
+    reporter: Progress | None = None,
 ) -> Manifest:
     """build/<ns>/<family> (kind model) and build/<ns>/<class>-module packages (kind module);
-    `method` (mwt or moda) is recorded in every manifest's source."""
+    `method` is recorded in every manifest's source, the composition rule chosen on validation in
+    the model's metrics, each module's size as a share of the model's parameters in its own, and
+    (with matplotlib, the `plot` extra) each module carries its per-layer retention chart."""
     out = Path(out)
     name = model_name(namespace, model_arch.family)
     lay = layout(model_arch)
-    total = maskable_total(lay) if method == "mwt" else unit_total(lay)
+    total = unit_total(lay) if method == "moda" else maskable_total(lay)
     extra = {
         "standard_accuracy": report.standard_accuracy,
         "modular_accuracy": report.modular_accuracy,
@@ -200,7 +215,11 @@ def write_packages(
         "train_cohesion": report.train_cohesion,
         "train_coupling": report.train_coupling,
         "jaccard_coupling": report.jaccard_coupling,
+        "model_parameters": report.model_parameters,
+        "mean_module_parameter_share": report.mean_parameter_share,
     }
+    model_extra = {**extra, "composition_rule": report.composition["rule"],
+                   "composition_validation": dict(report.composition)}  # fmt: skip
     manifest = model_manifest(
         name,
         version,
@@ -208,13 +227,16 @@ def write_packages(
         report.dataset,
         tuple(report.classes),
         report.modular_accuracy,
-        extra,
+        model_extra,
         provenance,
         total,
         method,
     )
     manifest = write(out / model_arch.family, manifest, model.state_dict())
     report.model_package = manifest.id
+    charts = chart_available()
+    if not charts:
+        (reporter or NULL).note("no retention charts: matplotlib is not installed (pip install 'nnpm[plot]')")
     for m, row in zip(modules, report.modules, strict=True):
         mname = module_name(namespace, m.class_name, report.dataset)
         row.package = f"{mname}=={manifest.version}"
@@ -226,7 +248,13 @@ def write_packages(
             "temperature": m.temperature,
             "score_bias": m.score_bias,
             "retained_per_layer": row.retained_per_layer,
+            "parameters": row.parameters,
+            "parameter_share": row.parameter_share,
         }
+        if charts:
+            mextra["retention_chart"] = write_chart(out / mname.name, lay, row, mname).name
+        else:  # a chart left by an earlier run would be packed without its manifest naming it
+            (out / mname.name / CHART_NAME).unlink(missing_ok=True)
         mm = module_manifest(
             mname,
             manifest,
@@ -241,6 +269,16 @@ def write_packages(
         )
         write(out / mname.name, mm, m.state)
     return manifest
+
+
+def write_chart(directory: Path, lay, row, name: PackageName) -> Path:
+    """The module's units kept per layer, in network order, as directory/retention.png."""
+    order = [n for n in (getattr(op, "name", None) for op in lay.ops) if n in row.retained_per_layer]
+    order += sorted(k for k in row.retained_per_layer if k not in order)
+    layers = [(k, row.retained_per_layer[k], lay.full_width[k]) for k in order]
+    directory.mkdir(parents=True, exist_ok=True)
+    title = f"{name}: {row.retained}/{row.total} units, {row.parameter_share:.1%} of the model's parameters"
+    return write_retention_chart(directory / CHART_NAME, layers, title)
 
 
 def write_standard_package(out: Path, namespace: str, version: str, model: CNN, data: LabelledData, family: str,

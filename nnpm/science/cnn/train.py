@@ -38,9 +38,11 @@ class TrainConfig:
     CPU budget of tens of epochs a larger generator rate is what lets the gates specialise
     (docs/cnn.md measures it).
 
-    method picks the modular objective: "mwt" (gates; alpha weighs cohesion, beta coupling) or
-    "moda" (activations; alpha weighs affinity, beta dispersion, gamma compactness). gamma is
-    MODA's only; MwT ignores it.
+    method picks the modular objective: "mwt" (gates; alpha weighs cohesion, beta coupling),
+    "mwt-repaired" (MwT with leaky generator units and gamma * mean gate, a sparsity term that
+    closes the gates a class does not need on all of its samples, not on some: docs/cnn.md) or
+    "moda" (activations; alpha weighs affinity, beta dispersion, gamma compactness). MwT
+    ignores gamma.
     """
 
     epochs: int = 20
@@ -64,9 +66,11 @@ class TrainConfig:
         check_config(self)
 
 
-METHODS = ("mwt", "moda")
+METHODS = ("mwt", "mwt-repaired", "moda")
+GATED_METHODS = ("mwt", "mwt-repaired")  # the methods whose modular model has mask generators
 MODA_DEFAULTS = {"alpha": 1.0, "beta": 1.0, "gamma": 0.3}  # MODA's reported weights
 MWT_DEFAULTS = {"alpha": 0.5, "beta": 1.5}
+REPAIRED_DEFAULTS = {"alpha": 0.5, "beta": 1.5, "gamma": 0.3}  # MwT's, plus the gate sparsity weight
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -197,6 +201,9 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter, mod
         elif gates:
             coh, coup = mwt_losses(gates, yb)
             loss = ce + cfg.alpha * coh + cfg.beta * coup
+            if cfg.method == "mwt-repaired":
+                comp = gate_sparsity(gates)
+                loss = loss + cfg.gamma * comp
             fired = _count_fired(fired, gates, yb, num_classes)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -217,6 +224,11 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter, mod
     if fired is not None:
         stats["krr"] = running_krr(fired.cpu(), counts, cfg.tau)
     return stats
+
+
+def gate_sparsity(gates: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean gate over samples, kernels and layers: the repaired MwT's L1 term (gates are >= 0)."""
+    return torch.stack([g.mean() for g in gates.values()]).mean()
 
 
 def _count_fired(
