@@ -15,9 +15,9 @@ def registry() -> None:
 
 def _url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
     """The URL forms `add_registry` accepts, checked while parsing: another is bad usage (exit 2)."""
-    if not url.startswith(("hf://", "file://", "/", "~")):
+    if not url.startswith(("hf://", "oci://", "file://", "/", "~")):
         raise UsageError(f"unsupported registry URL {url!r}", where="nnpm registry add",
-                         hint="use an absolute directory path, file:///path, or hf://<hub-namespace>")  # fmt: skip
+                         hint="use an absolute directory path, file:///path, hf://<hub-namespace> or oci://host[:port]/path")  # fmt: skip
     return url
 
 
@@ -30,7 +30,7 @@ def _url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
 )
 @click.option("--replace", is_flag=True, help="Overwrite a registry already configured under NAME.")
 def add(name: str, url: str, endpoint: str | None, make_default: bool, replace: bool) -> None:
-    """Add registry NAME at URL: a directory (or file:///path) or hf://<hub-namespace>."""
+    """Add registry NAME at URL: a directory (or file:///path), hf://<hub-namespace> or oci://host[:port]/path."""
     from nnpm.registry.config import add_registry
 
     if endpoint and not url.startswith("hf://"):

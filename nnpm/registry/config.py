@@ -9,6 +9,10 @@
     url = "hf://my-org"                  # a Hugging Face Hub namespace: a HubRegistry
     endpoint = "http://127.0.0.1:8080"   # optional: another Hub endpoint
 
+    [registries.team]
+    url = "oci://registry.example.com/ml-team"   # an OCI registry: an OciRegistry
+    insecure = true                      # optional: plain HTTP to a non-loopback host
+
 The registry named "local" always exists: it is the embedded default at
 $NNPM_HOME/registry unless config.toml points it elsewhere.
 """
@@ -37,10 +41,11 @@ class RegistryConfig:
     name: str
     url: str
     endpoint: str | None = None
+    insecure: bool = False
 
     @property
     def scheme(self) -> str:
-        return "hf" if self.url.startswith("hf://") else "file"
+        return "hf" if self.url.startswith("hf://") else "oci" if self.url.startswith("oci://") else "file"
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -92,7 +97,9 @@ def registries(settings: Settings | None = None) -> dict[str, RegistryConfig]:
                 where=str(settings.config_file),
                 hint=f"add `url = ...` to [registries.{name}], or `nnpm registry remove {name}`",
             )
-        found[name] = RegistryConfig(name, str(table["url"]), table.get("endpoint"))
+        found[name] = RegistryConfig(
+            name, str(table["url"]), table.get("endpoint"), table.get("insecure") is True
+        )
     return found
 
 
@@ -119,28 +126,33 @@ def add_registry(
     endpoint: str | None = None,
     make_default: bool = False,
     replace: bool = False,
+    insecure: bool = False,
     settings: Settings | None = None,
 ) -> RegistryConfig:
     """Add registry `name`; adding it again as it is changes nothing, and pointing a configured
     name elsewhere is refused unless `replace`."""
     validate_part(name, what="registry name")
-    if not (
-        url.startswith("hf://") or url.startswith("file://") or url.startswith("/") or url.startswith("~")
-    ):
+    if not url.startswith(("hf://", "oci://", "file://", "/", "~")):
         raise ConfigError(
             f"unsupported registry URL {url!r}",
-            hint="use an absolute directory path, file:///path, or hf://<hub-namespace>",
+            hint="use an absolute directory path, file:///path, hf://<hub-namespace> or oci://host[:port]/path",
         )
     if url.startswith("hf://"):
         validate_hub_namespace(url)
+    if url.startswith("oci://"):
+        from nnpm.registry.oci.names import parse_oci_url
+
+        parse_oci_url(url)
     table = {"url": url}
     if endpoint:
         table["endpoint"] = endpoint
+    if insecure:
+        table["insecure"] = True
     with _locked(settings):
         doc = _read(settings)
         existing = doc.get("registries", {}).get(name)
         if existing == table and not make_default:
-            return RegistryConfig(name, url, endpoint)  # the same registry again: nothing to change
+            return RegistryConfig(name, url, endpoint, insecure)  # the same registry again: nothing to change
         if existing is not None and existing != table and not replace:
             old = existing.get("url") if isinstance(existing, dict) else existing
             raise ConfigError(
@@ -151,7 +163,7 @@ def add_registry(
         if make_default:
             doc["default"] = name
         _write(doc, settings)
-    return RegistryConfig(name, url, endpoint)
+    return RegistryConfig(name, url, endpoint, insecure)
 
 
 def validate_hub_namespace(url: str) -> str:
@@ -194,6 +206,13 @@ def open_registry(name: str | None = None, settings: Settings | None = None) -> 
         if settings.hub_timeout is not None:
             set_request_timeout(settings.hub_timeout)
         return HubRegistry(cfg.name, cfg.url, endpoint=cfg.endpoint, offline=settings.offline)
+    if cfg.scheme == "oci":
+        from nnpm.registry.oci import OciRegistry
+
+        cache = settings.home / "cache" / "oci"
+        return OciRegistry(
+            cfg.name, cfg.url, insecure=cfg.insecure, offline=settings.offline, cache_dir=cache
+        )
     from nnpm.registry.local import LocalRegistry
 
     return LocalRegistry(cfg.name, cfg.url, lock_timeout=settings.lock_timeout)
