@@ -166,3 +166,38 @@ def test_uninstall_warns_naming_the_installed_packages_that_depend_on_it(tmp_pat
     api.install(["test/base"], project=False)
     code, _, err = run_cli(capsys, "uninstall", "test/base", "test/app", "test/other")
     assert code == 0 and "warning" not in err
+
+
+# --- 5. writing a manifest TOML cannot hold is one ManifestError -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (
+            {"architecture_params": {"hidden": [8], "num_outputs": 3, "dropout": None}},
+            "architecture.params.dropout",
+        ),
+        ({"architecture_params": {"hidden": [8, None], "num_outputs": 3}}, "architecture.params.hidden.1"),
+        ({"provenance": {"seed": None}}, "provenance.seed"),
+        ({"metrics_extra": {"loss": None}}, "metrics.extra.loss"),
+        ({"provenance": {"tags": {"a", "b"}}}, "provenance.tags"),
+    ],
+)
+def test_to_toml_refuses_values_toml_cannot_hold_naming_the_field(change, where):
+    from dataclasses import replace
+
+    from tests.factories import make_manifest
+
+    manifest = make_manifest()
+    if "architecture_params" in change:
+        manifest = replace(
+            manifest, architecture=replace(manifest.architecture, params=change["architecture_params"])
+        )
+    if "provenance" in change:
+        manifest = replace(manifest, provenance=change["provenance"])
+    if "metrics_extra" in change:
+        manifest = replace(manifest, metrics=replace(manifest.metrics, extra=change["metrics_extra"]))
+    with pytest.raises(ManifestError, match="cannot be written in TOML") as err:
+        manifest.to_toml()
+    assert f"{where}:" in err.value.one_line() and "hint:" in err.value.one_line()

@@ -9,6 +9,7 @@ a validated document into dataclasses and back.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -237,11 +238,23 @@ def _drop_empty(table: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v not in (None, "", [], {}, ())}
 
 
-def _sorted_tables(value: Any) -> Any:
+_TOML_SCALARS = (str, bool, int, float, dt.date, dt.time, tomlkit.items.Item)
+
+
+def _sorted_tables(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """`value` as plain tables and arrays for tomlkit, refusing what TOML cannot hold (None, a set,
+    any other object) as a ManifestError that names the field, instead of tomlkit's ConvertError."""
     if isinstance(value, Mapping):
-        return {k: _sorted_tables(v) for k, v in value.items()}
+        return {k: _sorted_tables(v, (*path, str(k))) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_sorted_tables(v) for v in value]
+        return [_sorted_tables(v, (*path, str(i))) for i, v in enumerate(value)]
+    if not isinstance(value, _TOML_SCALARS):
+        what = "None" if value is None else f"a {type(value).__name__}"
+        raise ManifestError(
+            f"{'.'.join(path)}: {what} cannot be written in TOML",
+            where=MANIFEST_NAME,
+            hint="TOML has no null: leave the key out, or give a string, number, boolean, array or table",
+        )
     return value
 
 
