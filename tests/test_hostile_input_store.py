@@ -201,3 +201,13 @@ def test_to_toml_refuses_values_toml_cannot_hold_naming_the_field(change, where)
     with pytest.raises(ManifestError, match="cannot be written in TOML") as err:
         manifest.to_toml()
     assert f"{where}:" in err.value.one_line() and "hint:" in err.value.one_line()
+
+
+def test_reading_a_directory_as_an_nnpm_file_leaks_no_descriptor(tmp_path) -> None:
+    from nnpm.package.files import read_text_file
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        with pytest.raises(ManifestError, match="not a regular file \\(a directory\\)"):
+            read_text_file(tmp_path)
+    assert len(os.listdir("/proc/self/fd")) == before

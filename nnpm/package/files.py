@@ -38,12 +38,14 @@ def read_text_file(path: Path, *, limit: int = MAX_MANIFEST_BYTES) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError:
         raise ManifestError("not a regular file (a directory)", where=where) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a directory without closing it
+        os.close(fd)
+        kind = " (a directory)" if stat.S_ISDIR(info.st_mode) else ""
+        raise ManifestError(
+            f"not a regular file{kind}", where=where, hint="nnpm reads its files only from regular files"
+        )
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ManifestError(
-                "not a regular file", where=where, hint="nnpm reads its files only from regular files"
-            )
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise ManifestError(
