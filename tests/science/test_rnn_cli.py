@@ -82,3 +82,41 @@ def test_an_embedding_dim_that_differs_from_the_given_embedding_is_refused(tmp_p
         main([*common, "--embedding-dim", "16", "--namespace", "w2", "--out", str(tmp_path / "b"),
               "--embedding", "w/embedding==1.0.0", "--embedding-dir", str(tmp_path / "a")])  # fmt: skip
     assert refused.value.code == 2 and not (tmp_path / "b").exists()
+
+
+def test_cap_and_per_class_options(tmp_path):
+    from nnpm.errors import InvalidInputError
+
+    out = tmp_path / "build"
+    _run(["train", "rnn", "--cell", "rnn", "--task", "tag", "--dataset", "brown", "--data-dir", str(SLICE),
+          "--namespace", "brown", "--out", str(out), *TINY])  # fmt: skip
+    common = ["decompose", str(out / "rnn-tagger"), "--out", str(out), "--pool", "100", "--positives", "20"]
+    res = _run([*common, "--classes", "NOUN", "--json"])  # --cap auto is the default
+    summary = json.loads(res.stdout)
+    assert summary["cap"] in (0.2, 0.15, 0.1, 0.05) and summary["cap_validation"]
+    assert "cap" in _run([*common, "--classes", "NOUN", "--cap", "0.1"]).stdout
+    with pytest.raises(InvalidInputError, match="neither a share nor 'auto'"):
+        CliRunner().invoke(cli, [*common, "--cap", "half"], catch_exceptions=False)
+    with pytest.raises(InvalidInputError, match="--per-class applies to classifiers"):
+        CliRunner().invoke(cli, [*common, "--per-class", "50"], catch_exceptions=False)
+    refused = CliRunner().invoke(cli, [*common, "--refit-sequences", "50", "--per-class", "50"])
+    assert refused.exit_code == 2 and "--per-class has no effect" in refused.output
+
+
+def test_language_id_sequences_are_counted_per_class(tmp_path):
+    pytest.importorskip("chatterbot_corpus")
+    pytest.importorskip("yaml")
+    out = tmp_path / "lang"
+    _run(["train", "rnn", "--cell", "gru", "--task", "classify", "--dataset", "chatterbot-lang", "--limit", "600",
+          "--namespace", "langid", "--out", str(out), *TINY])  # fmt: skip
+    res = _run(["decompose", str(out / "gru-classifier"), "--out", str(out), "--per-class", "3", "--cap", "0.2",
+                "--positives", "3", "--json"])  # fmt: skip
+    from nnpm.package.manifest import Manifest
+
+    english = Manifest.read(out / "english-module" / "nnpm.toml").provenance["decompose"]
+    from nnpm.datasets import chatterbot
+
+    counts = chatterbot.load("lang", limit=600).train.group.bincount()
+    assert len(json.loads(res.stdout)["modules"]) == len(counts)
+    assert english["per_class"] == 3 and english["cap"] == 0.2
+    assert english["cap_choice"]["sequences"]["pool"] == int(counts.clamp(max=3).sum())

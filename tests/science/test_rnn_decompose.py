@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,65 @@ def test_physically_pruned_module_equals_zeroed_full_network(cell, per_step):
         assert float(removed[0].abs().max()) == 0.0  # removed units output exactly 0 at every step
 
 
+def _held_forward(net: SequenceNet, keep, fill, x):
+    """The full network stepped with torch's cells, every removed unit held at its fill value at every
+    step (and in the initial state): the reference a pruned module with fill must equal."""
+    cells = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}
+    inp = net.embedding(x)
+    for layer, kp, m in zip(net.rnn.layers, keep, fill, strict=True):
+        cell = cells[net.rnn.cell](layer.input_size, layer.hidden_size)
+        cell.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()})
+        removed = torch.ones(layer.hidden_size, dtype=torch.bool)
+        removed[kp] = False
+        h = torch.where(removed, m, torch.zeros_like(m)).expand(x.shape[0], -1)
+        c, outs = torch.zeros_like(h), []
+        for t in range(x.shape[1]):
+            h, c = cell(inp[:, t], (h, c)) if net.rnn.cell == "lstm" else (cell(inp[:, t], h), c)
+            h = torch.where(removed, m, h)
+            outs.append(h)
+        inp = torch.stack(outs, 1)
+    return net.head(inp)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_mean_fill_folds_removed_units_into_the_biases_exactly(cell):
+    torch.manual_seed(1)
+    net = SequenceNet(Embedding(30, 8), cell, [10, 9], 5, True, "logits").eval()
+    keep = [torch.tensor([0, 2, 3, 7, 9]), torch.tensor([1, 4, 5, 8])]
+    fill = [torch.rand(10) - 0.5, torch.rand(9) - 0.5]
+    x = torch.randint(1, 30, (4, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(dec.prune(net, keep, fill=fill)(x), _held_forward(net, keep, fill, x),
+                                   atol=1e-5, rtol=0)  # fmt: skip
+        zeros = [torch.zeros(10), torch.zeros(9)]
+        torch.testing.assert_close(
+            dec.prune(net, keep, fill=zeros)(x), dec.prune(net, keep)(x), atol=0, rtol=0
+        )
+
+
+def test_mean_fill_decomposes_and_unknown_fills_are_refused(data, trained):
+    from nnpm.errors import ArchitectureError
+
+    net = trained[1]["net"]
+    result = dec.decompose(net, data, replace(SMALL, cap=0.2, fill="mean"), classes=[0, 5])
+    assert [m.index for m in result.modules] == [0, 5]
+    with pytest.raises(ArchitectureError, match="unknown setting 'median'"):
+        dec.decompose(net, data, replace(SMALL, fill="median"))
+    with pytest.raises(ArchitectureError, match="unknown setting 'teacher'"):
+        dec.decompose(net, data, replace(SMALL, refit_target="teacher"))
+
+
+def test_refit_to_the_models_own_probabilities(data, trained):
+    net = trained[1]["net"]
+    labels = dec.decompose(net, data, replace(SMALL, cap=0.2), classes=[5]).modules[0].net
+    model = (
+        dec.decompose(net, data, replace(SMALL, cap=0.2, refit_target="model"), classes=[5]).modules[0].net
+    )
+    assert not torch.allclose(labels.head.weight, model.head.weight)
+    out = model(data.test.x[:3])
+    assert out.shape == (3, data.max_len, 1) and bool((out <= 0).all())
+
+
 def test_decomposition_makes_one_calibrated_module_per_tag(data, trained):
     _, built = trained
     net, mono = built["net"], built["accuracy"]
@@ -71,7 +131,7 @@ def test_decomposition_makes_one_calibrated_module_per_tag(data, trained):
     assert [m.cls for m in result.modules] == list(data.classes)
     for m in result.modules:
         for kept, size in zip(m.keep, net.rnn.sizes, strict=True):
-            assert size - len(kept) <= int(SMALL.cap * size)
+            assert size - len(kept) <= int(result.cap * size + 1e-9)
         out = m.net(data.test.x[:3])
         assert out.shape == (3, data.max_len, 1) and bool((out <= 0).all())
     pred = dec.compose_predict([m.net for m in result.modules], data.test.x)

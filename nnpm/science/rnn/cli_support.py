@@ -106,9 +106,15 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
 
 
 def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, seed, data_dir, embedding_dir,
-                      refit_sequences: int = 1000, reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
+                      refit_sequences: int | None = None, per_class: int | None = None,
+                      reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
+    """cap: a share, or None / "auto" (chosen on validation; translators 0.05). pool / refit_sequences
+    None: the task's defaults, counted per class (`per_class`) for classifiers."""
     from nnpm.science.rnn import decompose as dec
     from nnpm.science.rnn import packaging as pk
+    from nnpm.science.rnn import select as sel
+
+    cap = sel.parse_cap(cap)
 
     search = [embedding_dir] if embedding_dir else []
     model, net, emb_manifest = pk.load_directory(Path(model_dir), search=search)
@@ -116,10 +122,14 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
         raise InvalidInputError(
             f"{model.id} is a {model.kind}; decompose takes a model package", where=str(model_dir)
         )
-    if cap is None:
-        cap = dec.TRANSLATE_DEFAULT_CAP if model.architecture.family == "rnn-seq2seq" else dec.DEFAULT_CAP
+    if cap is None and model.architecture.family == "rnn-seq2seq":
+        cap = dec.TRANSLATE_DEFAULT_CAP
+    if per_class is not None and model.architecture.family != "rnn-classifier":
+        raise InvalidInputError(f"--per-class applies to classifiers, not to a {model.architecture.family}",
+                                where="--per-class", hint="taggers and translators take --pool / --refit-sequences totals")  # fmt: skip
+    per_class = sel.DEFAULT_PER_CLASS if per_class is None else per_class
     config = dec.DecomposeConfig(mode=mode, cap=cap, positives=positives, pool=pool, seed=seed,
-                                 refit_sequences=refit_sequences)  # fmt: skip
+                                 refit_sequences=refit_sequences, per_class=per_class)  # fmt: skip
     wanted = classes.split(",") if classes else None
     if model.architecture.family == "rnn-seq2seq":
         from nnpm.science.rnn import translate
@@ -153,5 +163,16 @@ def decompose_command(*, model_dir, out, mode, cap, positives, pool, classes, se
         ],  # fmt: skip
         "seconds": done["seconds"],
         "mode": mode,
+        **_cap_fields(done.get("cap_choice"), cap),
         **{k: v for k, v in done.items() if k in FIGURES and v is not None and v == v},  # NaN: not measured
     }
+
+
+def _cap_fields(choice: dict | None, cap: float | None) -> dict[str, Any]:
+    """The cap used and how it was set, for the summary (translators report none: fixed 0.05 default)."""
+    if not choice:
+        return {}
+    if choice.get("rule") == "given":
+        return {"cap": cap, "cap_rule": "given"}
+    return {"cap": choice["cap"], "cap_rule": "chosen on validation" if choice["met"] else
+            "best on validation, none within tolerance", "cap_validation": choice["validation_composed"]}  # fmt: skip

@@ -152,14 +152,20 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
             ),
             dependencies=(pk.pin(emb_manifest), pk.pin(model)),
             provenance={
-                "decompose": {**asdict(config), "samples": m.samples},
+                "decompose": {
+                    **dec.recorded(config),
+                    "cap": result.cap,
+                    "cap_choice": result.choice,
+                    "samples": m.samples,
+                },  # fmt: skip
                 "data": model.provenance.get("data", {}),
                 "split": data.split_note,
                 "decomposition_seconds": round(result.seconds, 3),
             },  # fmt: skip
         )
         written.append(pk.write_network(Path(out) / f"{pk.slug(m.cls)}-module", manifest, m.net))
-    return {"modules": written, "composed_accuracy": composed, "seconds": result.seconds, "result": result}
+    return {"modules": written, "composed_accuracy": composed, "seconds": result.seconds, "result": result,
+            "cap": result.cap, "cap_choice": result.choice}  # fmt: skip
 
 
 def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> TextData:

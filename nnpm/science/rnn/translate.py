@@ -25,7 +25,15 @@ from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, S
 from nnpm.package.naming import PackageName
 from nnpm.progress import NULL, Progress
 from nnpm.science.rnn import packaging as pk
-from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, sample_concern, slice_stack
+from nnpm.science.rnn.decompose import (
+    TRANSLATE_DEFAULT_CAP,
+    DecomposeConfig,
+    choose_kept,
+    recorded,
+    sample_concern,
+    slice_stack,
+)
+from nnpm.science.rnn.select import TAG_POOL
 from nnpm.science.rnn.train import TrainConfig, TrainResult, fit_best_on_validation, new_embedding
 
 
@@ -109,7 +117,8 @@ def decompose(
     t0 = time.perf_counter()
     net.eval()
     gen = torch.Generator().manual_seed(config.seed)
-    pool = torch.randperm(len(data.train), generator=gen)[: config.pool]
+    pool = torch.randperm(len(data.train), generator=gen)[: config.pool or TAG_POOL]
+    cap = TRANSLATE_DEFAULT_CAP if config.cap is None else config.cap  # BLEU: no validation choice yet
     acts, labels = decoder_activations(net, data, pool)
     wanted = languages or list(net.languages)
     reporter.start(len(wanted), "decompose", unit="module")
@@ -117,7 +126,7 @@ def decompose(
     for lang in wanted:
         c = data.classes.index(lang)
         pos, neg = sample_concern(labels, c, config.positives, gen)
-        keep = choose_kept(acts, pos, neg, config.cap, config.mad)
+        keep = choose_kept(acts, pos, neg, cap, config.mad)
         module = prune_decoder(net, keep, lang)
         if config.mode == "refit":
             refit_head(module, data, c)
@@ -244,7 +253,7 @@ def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, da
             metrics=pk.units_metrics(module.decoder.sizes, net.decoder.sizes, _bleu_metric(scores["bleu4"], data),
                                      model.metrics.accuracy, extra),
             dependencies=(pk.pin(emb_manifest), pk.pin(model)),
-            provenance={"decompose": asdict(config), "data": model.provenance.get("data", {}), "split": data.split_note},
+            provenance={"decompose": {**recorded(config), "cap": TRANSLATE_DEFAULT_CAP if config.cap is None else config.cap}, "data": model.provenance.get("data", {}), "split": data.split_note},
         )  # fmt: skip
         written.append(pk.write_network(Path(out) / f"{pk.slug(lang)}-module", manifest, module))
     return {"modules": written, "seconds": seconds, "composed_bleu4": composed["bleu4"] if composed else float("nan"),

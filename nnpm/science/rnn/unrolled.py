@@ -11,14 +11,15 @@ import torch
 
 from nnpm.datasets.text import IGNORE, TextData
 from nnpm.nn.rnn.model import SequenceNet, manual_stack
-from nnpm.science.rnn.decompose import DecomposeConfig, choose_kept, pool_index, sample_concern
+from nnpm.science.rnn.decompose import DEFAULT_CAP, DecomposeConfig, choose_kept, sample_concern
+from nnpm.science.rnn.select import TAG_POOL, pool_index
 from nnpm.science.rnn.train import trim
 
 
 @torch.no_grad()
 def step_activations(net: SequenceNet, data: TextData, config: DecomposeConfig):
     """|h| per layer at every non-padding training position of the pool, its label and its step."""
-    index = pool_index(data.train, config.pool, config.seed)
+    index = pool_index(data.train, config.pool or TAG_POOL, config.seed)
     x, y = data.train.x[index], data.train.y[index]
     layers = net.features(x)
     valid = y != IGNORE
@@ -30,6 +31,7 @@ def step_activations(net: SequenceNet, data: TextData, config: DecomposeConfig):
 def unrolled_masks(net: SequenceNet, data: TextData, config: DecomposeConfig) -> torch.Tensor:
     """masks[c][l] of shape [T, H_l]: 1 where class c's step-t copy keeps unit h of layer l."""
     acts, labels, steps = step_activations(net, data, config)
+    cap = DEFAULT_CAP if config.cap is None else config.cap  # evaluation only: no validation choice
     gen = torch.Generator().manual_seed(config.seed)
     masks = []
     for c in range(len(data.classes)):
@@ -39,7 +41,7 @@ def unrolled_masks(net: SequenceNet, data: TextData, config: DecomposeConfig) ->
             if len(at) == 0:
                 continue
             pos, neg = sample_concern(labels[at], c, config.positives, gen)
-            keep = choose_kept([a[at] for a in acts], pos, neg, config.cap, config.mad)
+            keep = choose_kept([a[at] for a in acts], pos, neg, cap, config.mad)
             for layer, kp in enumerate(keep):
                 per_layer[layer][t] = 0
                 per_layer[layer][t, kp] = 1
