@@ -19,6 +19,7 @@ import binascii
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -129,6 +130,9 @@ class Authenticator:
     location: OciLocation
     registry: str
     credentials: Credentials | None
+    #: where credentials come from when they are not given: called at each challenge, so a
+    #: long-lived registry object sees a changed environment or a new `docker login`
+    lookup: Callable[[], Credentials | None] | None = None
     basic: str | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -149,6 +153,10 @@ class Authenticator:
                 where=f"registry {self.registry}",
                 hint="nnpm answers Basic and Bearer (token) challenges",
             )
+        if self.lookup is not None:
+            self.credentials = self.lookup()
+        self.basic = None
+        self.tokens.pop(scope, None)
         if challenge.scheme == "basic":
             if self.credentials is None:
                 raise self.refused(what)

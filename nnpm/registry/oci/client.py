@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +70,7 @@ class OciClient:
         *,
         registry: str,
         credentials: Credentials | None = None,
+        lookup: Callable[[], Credentials | None] | None = None,
         offline: bool = False,
         timeout: tuple[float, float] = (10.0, 300.0),
         retries: int = 2,
@@ -83,7 +84,7 @@ class OciClient:
         self.backoff = backoff
         self.stats = TransferStats()
         self._session: requests.Session | None = None
-        self.auth = Authenticator(location, registry, credentials)
+        self.auth = Authenticator(location, registry, credentials, lookup)
 
     def __repr__(self) -> str:  # never shows the credentials
         return f"OciClient({self.location.base_url!r}, registry={self.registry!r})"
@@ -248,7 +249,7 @@ class OciClient:
             ok=(201,),
             headers=headers,
             params={"digest": digest},
-            body=source,
+            body=source if size else b"",  # an empty file object would be sent chunked
         )
         done.close()
         self.stats.blobs_uploaded += 1

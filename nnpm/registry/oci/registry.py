@@ -68,12 +68,18 @@ class OciRegistry(Registry):
         offline: bool = False,
         cache_dir: Path | None = None,
     ) -> None:
-        """`credentials` default to NNPM_OCI_USERNAME/PASSWORD, else Docker's config.json (auth.py)."""
+        """`credentials` default to NNPM_OCI_USERNAME/PASSWORD, else Docker's config.json (auth.py),
+        looked up when the registry first asks for them (and again after a refusal), not before."""
         super().__init__(name, url)
         self.location = parse_oci_url(url, insecure=insecure)
-        if credentials is _NO_CREDENTIALS:
-            credentials = find_credentials(self.location.host)
-        self.client = OciClient(self.location, registry=name, credentials=credentials, offline=offline)  # type: ignore[arg-type]
+        host = self.location.host
+        self.client = OciClient(
+            self.location,
+            registry=name,
+            credentials=None if credentials is _NO_CREDENTIALS else credentials,  # type: ignore[arg-type]
+            lookup=(lambda: find_credentials(host)) if credentials is _NO_CREDENTIALS else None,
+            offline=offline,
+        )
         self.cache_dir = cache_dir
         self._configs: dict[str, bytes] = {}
         self._artifacts: dict[tuple[str, str], Artifact] = {}
