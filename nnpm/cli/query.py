@@ -116,6 +116,9 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
         _echo(f"  rule: {forward['rule']} ({_RULES.get(forward['rule'], 'unknown to this nnpm')})")
     if m.metrics.retained is not None and m.metrics.total:
         _echo(f"  retained {m.metrics.unit}: {m.metrics.retained}/{m.metrics.total}")
+    share, params = m.metrics.extra.get("parameter_share"), m.metrics.extra.get("parameters")
+    if isinstance(share, float) and isinstance(params, int):
+        _echo(f"  size: {params:,} parameters, {share:.1%} of the source model's")
     if m.metrics.accuracy:
         a = m.metrics.accuracy
         _echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")

@@ -30,7 +30,8 @@ def quickstart(workdir: Path | None, registry: str | None, as_json: bool) -> Non
     click.echo(f"model {result.model}: standard accuracy {result.standard_accuracy:.4f}, "
                f"modular {result.modular_accuracy:.4f}")  # fmt: skip
     for module in result.modules:
-        click.echo(f"module {module.package}: kernel retention {module.kernel_retention:.1%}, "
+        click.echo(f"module {module.package}: unit retention {module.retention:.1%}, "
+                   f"{module.parameter_share:.1%} of the model's parameters, "
                    f"balanced accuracy {module.balanced_accuracy:.4f}")  # fmt: skip
     click.echo(f"composite {result.composite} ({result.composite_mode}): accuracy {result.composite_accuracy:.4f}; "
                f"{result.seconds:.0f} s end to end")  # fmt: skip

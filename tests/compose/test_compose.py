@@ -153,7 +153,12 @@ def test_a_fresh_composite_directory_can_be_shown_composed_evaluated_and_used_as
         code == 0 and shown["registry"] is None and shown["manifest"]["package"]["name"] == "mine/three-eight"
     )
     rule = api.load("digits/simcnn", project=False).manifest.metrics.extra["composition_rule"]
-    assert shown["forward"] == {"mode": "fused", "modules": 2, "fused_source": "digits/simcnn==1.0.0", "rule": rule}
+    assert shown["forward"] == {
+        "mode": "fused",
+        "modules": 2,
+        "fused_source": "digits/simcnn==1.0.0",
+        "rule": rule,
+    }
     assert shown["manifest"]["architecture"]["params"]["rule"] == rule
     code, out, _ = cli("show", "./three-eight")
     assert "in directory three-eight" in out and "forward: one fused pass" in out and f"rule: {rule} (" in out

@@ -39,6 +39,13 @@ def repaired(digits, tmp_path_factory):
     return modularize(digits, "simcnn", WIDTH, cfg, out, "digits"), out
 
 
+def test_show_prints_a_modules_size(repaired, capsys) -> None:
+    _, out = repaired
+    main(["show", str(out / "digit-3-module")])
+    shown = capsys.readouterr().out
+    assert "size: " in shown and "% of the source model's" in shown
+
+
 def test_repaired_mwt_has_leaky_generators_and_records_its_rule_and_sizes(repaired) -> None:
     report, out = repaired
     model = check_package(out / "simcnn")

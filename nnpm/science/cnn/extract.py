@@ -16,6 +16,9 @@ from nnpm.nn.cnn.model import CNN, build_cnn
 from nnpm.nn.cnn.prune import module_architecture, prune_state
 from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Architecture
+from nnpm.science.cnn import evaluate, packaging
+from nnpm.science.cnn.calibrate import fit_score_calibration
+from nnpm.science.cnn.train import predict_logits
 
 
 @torch.no_grad()
@@ -127,10 +130,6 @@ def extract_modules(
     fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
     The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
     """
-    from nnpm.science.cnn import evaluate, packaging
-    from nnpm.science.cnn.calibrate import fit_score_calibration
-    from nnpm.science.cnn.train import predict_logits
-
     if not isinstance(model, CNN):
         manifest, model = packaging.load_package(Path(model))
         model_arch = manifest.architecture

@@ -195,8 +195,8 @@ def modularize(
 def quickstart_digits(
     out: Path, namespace: str = "digits", *, epochs: int = 3, seed: int = 0, reporter: Progress | None = None
 ) -> Report:
-    """A small SimCNN (width 1/8) modularized on the bundled digits in a few seconds on 2 cores:
-    what `nnpm quickstart` publishes and installs modules from."""
+    """A small SimCNN (width 1/8) modularized with MwT on the bundled digits in a few seconds on 2
+    cores: the fixture the tests compose, install and fuse (`nnpm quickstart` runs MODA itself)."""
     from nnpm.datasets.images import load_image_dataset
 
     data = load_image_dataset("digits", seed=seed)

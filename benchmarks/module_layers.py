@@ -1,0 +1,82 @@
+"""Where a run's modules are large: units kept per layer and the conv multiply-adds of two-class unions.
+
+    python benchmarks/module_layers.py --out build/modularize-fmnist
+
+Reads the modular models that benchmarks/modularize_fmnist.py checkpointed under OUT, cuts their
+modules again (tau on the training split, as there), and prints for each method the mean share of
+each layer's units the modules keep, each conv's share of the model's multiply-adds, and the mean
+and largest share of the model's conv multiply-adds a two-class union keeps: the figure a
+composite's forward follows, where the share of parameters does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from nnpm.datasets.images import load_image_dataset
+from nnpm.nn.cnn.fuse import union_of_kernels
+from nnpm.nn.cnn.model import build_cnn
+from nnpm.nn.cnn.spec import Conv, conv_input, layout
+from nnpm.science.cnn.extract import extract_modules
+from nnpm.science.cnn.mwt import modular_architecture
+from nnpm.science.cnn.train import TrainConfig
+
+
+def conv_macs(arch) -> dict[str, int]:
+    """Multiply-adds of each conv of a (possibly pruned) spec, per image."""
+    lay = layout(arch)
+    return {
+        op.name: len(lay.channels[i]) * len(conv_input(lay, op)) * op.kernel**2 * lay.sizes[i] ** 2
+        for i, op in enumerate(lay.ops)
+        if isinstance(op, Conv)
+    }
+
+
+def report(method: str, out: Path, data, width: float, tau: float) -> None:
+    arch = modular_architecture("simcnn", data, width, TrainConfig(method=method))
+    net = build_cnn(arch)
+    tensors = load_file(str(out / method / "checkpoint-modular.safetensors"))
+    net.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+    modules = extract_modules(net.eval(), data, tau, model_arch=arch)
+    macs = conv_macs(arch)
+    full = sum(macs.values())
+    widths = layout(arch).full_width
+    print(f"\n{method}: layer, width, mean units kept, share of the model's conv multiply-adds")
+    for name in modules[0].kept:
+        kept = statistics.mean(len(m.kept[name]) for m in modules)
+        print(
+            f"  {name:<7}{widths[name]:>4}{100 * kept / widths[name]:>8.1f}%{100 * macs.get(name, 0) / full:>8.1f}%"
+        )
+    shares = [
+        sum(conv_macs(replace(arch, retained=union_of_kernels([a.arch, b.arch]))).values()) / full
+        for a, b in itertools.combinations(modules, 2)
+    ]
+    print(f"  two-class unions keep {100 * statistics.mean(shares):.1f}% of the conv multiply-adds "
+          f"(largest {100 * max(shares):.1f}%)")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("build/modularize-fmnist"))
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--width", type=float, default=0.125)
+    ap.add_argument("--tau", type=float, default=0.9)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="moda,mwt-repaired,mwt")
+    args = ap.parse_args(argv)
+    data = load_image_dataset(args.dataset, args.data_dir, seed=args.seed)
+    for method in args.methods.split(","):
+        report(method, args.out, data, args.width, args.tau)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
