@@ -22,12 +22,12 @@ import argparse
 import random
 import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 from _results import emit
+from compose_fmnist import time_forward
 
 from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.fuse import CALIBRATED, UNION, fuse_architectures
@@ -51,17 +51,6 @@ def restricted_accuracy(logits: torch.Tensor, y: torch.Tensor, classes) -> float
 def logits_of(net, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
     net.eval()
     return torch.cat([net.forward_gates(x[i : i + batch])[0] for i in range(0, len(x), batch)])
-
-
-def time_forward(net, x: torch.Tensor, repeat: int) -> float:
-    with torch.no_grad():
-        net(x)
-        samples = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            net(x)
-            samples.append(time.perf_counter() - began)
-    return statistics.median(samples)
 
 
 class Batched(torch.nn.Module):
