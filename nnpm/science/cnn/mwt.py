@@ -1,7 +1,7 @@
 """Modularizing a CNN end to end, one function per step: train the standard model, train the
 modular model (MwT, the repaired MwT or MODA; from scratch or from trained weights), extract
 modules, choose how they compose, evaluate, write packages. `modularize` chains them;
-`quickstart_digits` is the small, fast run the quickstart uses.
+`quickstart_digits` is the small, fast MwT run the tests build on.
 
 Selection rules: the validation split (carved from training data) fits the calibration
 temperatures and chooses the composition rule; the test split is only ever measured, never used
