@@ -98,6 +98,10 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5,10"},
         "1 epoch of one 16-unit GRU, two small per-class counts",
     ),
+    # README and docs/rnn.md: the classifier and tagger decompositions, at a fixed cap (the default
+    # chooses one on validation, decomposing up to four times)
+    "nnpm decompose build/brown/lstm-tagger --out build/brown": ({"--cap": "0.2"}, "a fixed cap"),
+    "nnpm decompose build/langid/gru-classifier --out build/langid": ({"--cap": "0.2"}, "a fixed cap"),
     # docs/datasets.md
     "nnpm modularize cnn --dataset fashion-mnist --data-dir fmnist-deb/usr/share/datasets/fashion-mnist "
     "--epochs 1 --width 0.125 --namespace fmnist --out build/fmnist-try": (
@@ -115,16 +119,29 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         "1 epoch on the Fashion-MNIST substitute",
     ),
     "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist": (
-        {"--epochs": "1", "--from-epochs": "1", "--repeat": "2", "--data-dir": FMNIST},
-        "1 epoch (and 1 from the standard model) on the Fashion-MNIST substitute",
+        {
+            "--epochs": "1",
+            "--from-epochs": "1",
+            "--methods": "moda,mwt-repaired",
+            "--sweep-methods": "none",
+            "--repeat": "1",
+            "--data-dir": FMNIST,
+        },
+        "1 epoch (and 1 from the standard model) of MODA and the repaired MwT on the Fashion-MNIST substitute",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
-        {"--data-dir": FMNIST},
+        {"--data-dir": FMNIST, "--methods": "moda,mwt-repaired"},
         "the models the benchmark above trained on the Fashion-MNIST substitute",
     ),
     "python benchmarks/modularize_fmnist.py --dataset digits --epochs 12 --batch-size 64 --out build/modularize-digits": (
-        {"--epochs": "1", "--from-epochs": "1", "--repeat": "2"},
-        "1 epoch (and 1 from the standard model)",
+        {
+            "--epochs": "1",
+            "--from-epochs": "0",
+            "--methods": "moda",
+            "--sweep-methods": "none",
+            "--repeat": "1",
+        },
+        "1 epoch of MODA",
     ),
     # docs/cnn.md: the benchmarks behind its tables (each 20 to 50 epochs: 20 minutes to hours)
     "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --out build/mwt-fmnist-full": (
