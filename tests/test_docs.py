@@ -95,8 +95,8 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "python benchmarks/rnn_langid.py --cells gru --layers 1,2 --epochs 8 --per-class-grid 40,80,160 --curve 0 "
     "--distill": (
-        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5,10"},
-        "1 epoch of one 16-unit GRU, two small per-class counts",
+        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5"},
+        "1 epoch of one 16-unit GRU, one small per-class count",
     ),
     # README and docs/rnn.md: the classifier and tagger decompositions, at a fixed cap (the default
     # chooses one on validation, decomposing up to four times)
@@ -122,15 +122,15 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         {
             "--epochs": "1",
             "--from-epochs": "1",
-            "--methods": "moda,mwt-repaired",
+            "--methods": "moda",
             "--sweep-methods": "none",
             "--repeat": "1",
             "--data-dir": FMNIST,
         },
-        "1 epoch (and 1 from the standard model) of MODA and the repaired MwT on the Fashion-MNIST substitute",
+        "1 epoch (and 1 from the standard model) of MODA on the Fashion-MNIST substitute",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
-        {"--data-dir": FMNIST, "--methods": "moda,mwt-repaired"},
+        {"--data-dir": FMNIST, "--methods": "moda"},
         "the models the benchmark above trained on the Fashion-MNIST substitute",
     ),
     "python benchmarks/modularize_fmnist.py --dataset digits --epochs 12 --batch-size 64 --out build/modularize-digits": (

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from nnpm.datasets.splits import Split
-from nnpm.nn.cnn.fuse import CALIBRATED, UNION, fuse_architectures
+from nnpm.nn.cnn.fuse import CALIBRATED, UNION, FusedModules, union_network
 from nnpm.nn.cnn.model import CNN
 from nnpm.package.manifest import Architecture
 
@@ -77,11 +77,13 @@ def choose_rule(
     if not pairs:
         return RuleChoice(CALIBRATED, 0, float("nan"), float("nan"), float("nan"), float("nan"))
     device = next(model.parameters()).device
+    state = model.state_dict()
     figures: dict[str, list[float]] = {UNION: [], CALIBRATED: []}
     for a, b in pairs:
+        archs = [by_class[a], by_class[b]]
+        backbone = union_network(state, model_arch, archs).to(device)  # one network, read by both rules
         for rule, accs in figures.items():
-            fused = fuse_architectures(model, model_arch, [by_class[a], by_class[b]], rule).to(device)
-            accs.append(subset_accuracy(fused, val, (a, b)))
+            accs.append(subset_accuracy(FusedModules(backbone, archs, rule).eval(), val, (a, b)))
     mean = {rule: sum(v) / len(v) for rule, v in figures.items()}
     rule = UNION if mean[UNION] >= mean[CALIBRATED] else CALIBRATED
     return RuleChoice(
