@@ -29,6 +29,8 @@ class LabelledData:
     val: Split
     test: Split
     split_note: str
+    #: how the data was stored ("idx", "imagefolder", "csv", ...): recorded in manifests beside its digest
+    format: str = ""
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -50,6 +50,8 @@ class TextData:
     split_note: str
     groups: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)
+    #: how the data was stored ("nltk", "conllu", "tsv", ...): recorded in manifests beside its digest
+    format: str = ""
 
 
 def three_way_split(group: torch.Tensor, seed: int, val: float = 0.1, test: float = 0.1):
