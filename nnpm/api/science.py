@@ -30,6 +30,7 @@ def modularize(
     resume: bool = False,
     reporter=None,
     start: Path | str | None = None,
+    image_size: int | None = None,
 ) -> Report:
     """Train a standard and a modular CNN with one recipe and cut one module package per class.
 
@@ -40,7 +41,8 @@ def modularize(
     trained: the given one is the baseline and the modular objective trains from its weights.
     Writes OUT/<arch> (the modular model), OUT/<arch>-standard (not with `start`),
     OUT/<class>-module packages and OUT/results.json. The validation split is carved from the
-    training data (`val_fraction`); the test split is only measured.
+    training data (`val_fraction`); the test split is only measured. `image_size` resizes the images
+    of image-file datasets (imagefolder, hf) to image_size x image_size as they are read.
     """
     from nnpm.datasets.images import load_image_dataset
     from nnpm.science.cnn.mwt import architecture
@@ -49,7 +51,7 @@ def modularize(
 
     config = config or TrainConfig()
     data = load_image_dataset(dataset, Path(data_dir) if data_dir else None, seed=config.seed,
-                              val_fraction=val_fraction)  # fmt: skip
+                              val_fraction=val_fraction, image_size=image_size)  # fmt: skip
     architecture(arch, data, width, gated=False, pad=pad, resize=resize)
     kwargs = {"reporter": reporter} if reporter is not None else {}
     return run(data, arch, width, config, Path(out), namespace, version=version, pad=pad, resize=resize,

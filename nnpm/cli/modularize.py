@@ -39,9 +39,13 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--arch", default="simcnn", show_default=True, help="vgg16, resnet18, simcnn or rescnn.")
 @click.option("--width", type=float, default=0.25, show_default=True, help="Width multiplier of every layer.")
 @click.option("--dataset", default="digits", show_default=True, callback=params.image_dataset,
-              help="digits (bundled), mnist, fashion-mnist, cifar10, svhn.")  # fmt: skip
+              help="digits (bundled), mnist, fashion-mnist, cifar10, svhn; your own data: imagefolder, npz, "
+                   "csv, hf (docs/datasets.md).")  # fmt: skip
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder with the dataset's files (not for digits, which is bundled).")  # fmt: skip
+@click.option("--image-size", type=click.IntRange(1), default=None,
+              help="imagefolder, hf: resize every image to NxN as it is read (images of different sizes "
+                   "are an error without it).")  # fmt: skip
 @click.option("--epochs", type=int, default=20, show_default=True)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
@@ -90,7 +94,7 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.pass_context
 def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, method, alpha, beta, gamma,
         start, tau, seed, val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume,
-        as_json) -> None:  # fmt: skip
+        as_json, image_size=None) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
     from nnpm import api
@@ -106,6 +110,9 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
 
     if dataset == "digits":
         params.refuse(ctx, "data_dir", "does not apply to digits, which is bundled with nnpm")
+    if dataset not in ("imagefolder", "hf"):
+        params.refuse(ctx, "image_size", "applies to image files only (--dataset imagefolder or hf)",
+                      hint="drop it; --resize resizes any input inside the model")  # fmt: skip
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r} (known: {', '.join(METHODS)})", where="--method")
     if method == "mwt":
@@ -122,7 +129,7 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
         version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),
-        start=start,
+        start=start, image_size=image_size,
     )  # fmt: skip
     d = report.to_dict()
     if as_json:

@@ -11,7 +11,8 @@ from importlib import resources
 
 import torch
 
-from nnpm.datasets.splits import LabelledData, Split, stratified_split
+from nnpm.datasets.image_splits import carve
+from nnpm.datasets.splits import LabelledData, Split
 
 CLASSES = tuple(str(d) for d in range(10))
 SPLIT_SEED = 0
@@ -28,9 +29,7 @@ def load_arrays() -> tuple[torch.Tensor, torch.Tensor]:
 
 def load(seed: int = SPLIT_SEED) -> LabelledData:
     x, y = load_arrays()
-    rest, test = stratified_split(y, 0.2, seed)
-    train_i, val_i = stratified_split(y[rest], 0.25, seed + 1)
-    train, val = rest[train_i], rest[val_i]
+    train, val, test = carve(y, 0.2, 0.25, seed)  # as any data set without a test split (image_splits)
     return LabelledData(
         name="digits",
         classes=CLASSES,
@@ -38,4 +37,5 @@ def load(seed: int = SPLIT_SEED) -> LabelledData:
         val=Split(x[val], y[val]),
         test=Split(x[test], y[test]),
         split_note=f"stratified 60/20/20 train/val/test of 1,797 images, split seed {seed}",
+        format="bundled",
     )

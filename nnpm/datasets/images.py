@@ -6,6 +6,10 @@
 - svhn: the cropped-digits .mat files (train_32x32.mat, test_32x32.mat), parsed here as
   MATLAB v5 without scipy.
 - digits: bundled with nnpm.
+- imagefolder, npz, csv, hf: users' own data (nnpm/datasets/image_files.py, image_arrays.py,
+  image_hf.py): a folder of class folders of PNG/JPEG files, NumPy .npz arrays, MNIST-style CSV,
+  a Hugging Face data set saved to disk or as Parquet. Their classes come from the data, a test or
+  validation split they give is kept, and a missing one is carved (nnpm/datasets/image_splits.py).
 
 Inputs come back as float32 [N, C, H, W] in [0, 1]. The validation split is a seeded,
 stratified share of the official training split; the official test split stays untouched.
@@ -24,7 +28,17 @@ from nnpm.datasets import digits
 from nnpm.datasets.splits import LabelledData, Split, stratified_split
 from nnpm.errors import DataError
 
-NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn")
+NATIVE = ("digits", "mnist", "fashion-mnist", "cifar10", "svhn")
+#: Users' own data, in common formats; --data-dir names the folder holding it.
+OWN_FORMATS = ("imagefolder", "npz", "csv", "hf")
+NAMES = NATIVE + OWN_FORMATS
+FORMATS = {
+    "digits": "bundled",
+    "mnist": "idx",
+    "fashion-mnist": "idx",
+    "cifar10": "cifar10-binary",
+    "svhn": "svhn-mat",
+}
 DEFAULT_DIRS = {"fashion-mnist": "/usr/share/datasets/fashion-mnist"}
 FASHION_CLASSES = (
     "T-shirt/top",
@@ -48,18 +62,28 @@ def load_image_dataset(
     seed: int = 0,
     val_fraction: float = 0.1,
     max_train: int | None = None,
+    image_size: int | None = None,
 ) -> LabelledData:
     """Load `name` from `data_dir` (or its default), with a validation split carved from training data.
 
-    max_train keeps a stratified, seeded subset of the training split (for quick runs).
+    max_train keeps a stratified, seeded subset of the training split (for quick runs). image_size
+    (image files only: imagefolder, hf) resizes every image to image_size x image_size; without it,
+    images of different sizes are an error.
     """
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r} (known: {', '.join(NAMES)})", where="--dataset")
     if not 0 < val_fraction < 1:
         raise DataError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if image_size is not None and name not in ("imagefolder", "hf"):
+        raise DataError(f"image_size applies to image files (imagefolder, hf), not to {name}", where="--image-size",
+                        hint="drop it; the model's --resize resizes any input")  # fmt: skip
+    if image_size is not None and image_size < 1:
+        raise DataError(f"image_size must be at least 1, got {image_size}", where="--image-size")
     if name == "digits":
         return digits.load(seed)
     root = _data_dir(name, data_dir)
+    if name in OWN_FORMATS:
+        return _load_own(name, root, seed, val_fraction, max_train, image_size)
     if name in ("mnist", "fashion-mnist"):
         (xtr, ytr), (xte, yte) = _load_idx_pair(root, "train"), _load_idx_pair(root, "t10k")
         classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
@@ -85,6 +109,31 @@ def load_image_dataset(
         Split(xtr[val_i], ytr[val_i]),
         Split(xte, yte),
         note,
+        format=FORMATS[name],
+    )
+
+
+def _load_own(name, root: Path, seed, val_fraction, max_train, image_size) -> LabelledData:
+    from nnpm.datasets.image_splits import assemble
+
+    if name == "imagefolder":
+        from nnpm.datasets.image_files import read_imagefolder
+
+        (splits, classes, where), fmt = read_imagefolder(root, image_size), "imagefolder"
+    elif name == "npz":
+        from nnpm.datasets.image_arrays import read_npz
+
+        (splits, classes, where), fmt = read_npz(root), "npz"
+    elif name == "csv":
+        from nnpm.datasets.image_arrays import read_csv
+
+        (splits, classes, where), fmt = read_csv(root), "csv"
+    else:
+        from nnpm.datasets.image_hf import read_hf
+
+        splits, classes, where, fmt = read_hf(root, image_size)
+    return assemble(
+        name, fmt, splits, classes, where, seed=seed, val_fraction=val_fraction, max_train=max_train
     )
 
 
@@ -100,6 +149,8 @@ def _data_dir(name: str, data_dir: str | Path | None) -> Path:
     root = Path(data_dir)
     if not root.is_dir():
         hint = "install it with `apt-get install dataset-fashion-mnist`" if name == "fashion-mnist" else None
+        if name in OWN_FORMATS:
+            hint = f"point --data-dir at the folder holding the data (docs/datasets.md, {name})"
         raise DataError(f"data directory {str(root)!r} does not exist", where="--data-dir", hint=hint)
     return root
 
