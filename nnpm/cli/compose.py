@@ -103,6 +103,7 @@ def eval_(package, dataset, data_dir, split, tolerance, as_json):
         claim = "no claim" if result.claimed is None else f"claimed {result.claimed:.4f}"
         click.echo(f"{result.package} ({result.kind}): {result.metric} {result.value:.4f} on {result.dataset} "
                    f"{result.split}, {result.samples} samples; {claim}")  # fmt: skip
+        click.echo(f"  data: {_sameness(result)}")
         if result.per_class:
             click.echo(precision_recall_table(None, result))
     if not passed:
@@ -110,3 +111,12 @@ def eval_(package, dataset, data_dir, split, tolerance, as_json):
                    f"claimed {result.claimed:.4f} (tolerance {tolerance}) (hint: the package does not hold up "
                    "on this data; check --dataset/--data-dir or report it to its author)", err=True)  # fmt: skip
         sys.exit(1)
+
+
+def _sameness(result) -> str:
+    digest = f"{result.split} split sha256 {result.data_sha256[:12]}"
+    if result.same_data is None:
+        return f"{digest}; the package records no data digest, so whether the claim was measured on it is unknown"
+    if result.same_data:
+        return f"{digest}, the examples its claim was measured on"
+    return f"{digest}: NOT the examples its claim was measured on (another copy, source or split of the data)"

@@ -122,6 +122,10 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
     if m.metrics.accuracy:
         a = m.metrics.accuracy
         _echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")
+    if m.source.data:
+        d = m.source.data
+        counts = " / ".join(f"{k} {s.count:,}" for k, s in d.splits.items())
+        _echo(f"  data: {d.name} ({d.format}), sha256 {d.sha256[:12]}; {counts}")
     for dep in m.dependencies:
         _echo(
             f"  depends on {dep.name}{dep.specifier}" + (f" (sha256 {dep.sha256[:12]})" if dep.sha256 else "")

@@ -171,6 +171,7 @@ def composite_manifest(
     parts: tuple[Part, ...] = composite.parts_info
     first = parts[0].manifest
     datasets = sorted({p.manifest.source.dataset or "" for p in parts} - {""})
+    data = first.source.data if all(p.manifest.source.data == first.source.data for p in parts) else None
     return Manifest(
         name=PackageName.parse(name),
         version=Version(version),
@@ -183,6 +184,7 @@ def composite_manifest(
             method="compose",
             classes=composite.classes,
             all_classes=composite.classes,
+            data=data,  # only when every module came from the same data
         ),
         architecture=Architecture(
             family="composite",

@@ -37,6 +37,10 @@ class EvalResult:
     samples: int
     claimed: float | None = None
     per_class: dict[str, ClassStats] = field(default_factory=dict)
+    #: whether the split measured holds the examples the claim was measured on (by digest); None when
+    #: the package records no data identity (made before nnpm recorded one, or by hand)
+    same_data: bool | None = None
+    data_sha256: str = ""  #: the measured split's digest
 
     @property
     def shortfall(self) -> float:
@@ -64,6 +68,7 @@ def class_indices(names, data) -> list[int]:
 def evaluate(net, data: LabelledData, split: str = "test") -> EvalResult:
     """Measure a loaded package (model, module or composite) on one split of `data`."""
     manifest = net.manifest
+    check_fits(manifest, data)
     part: Split = getattr(data, split)
     kind = manifest.kind
     if kind == "model":
@@ -75,15 +80,49 @@ def evaluate(net, data: LabelledData, split: str = "test") -> EvalResult:
     else:
         value, n, per_class = composite_accuracy(net, part, data)
         metric = "accuracy"
-    return beside_claim(manifest, metric, data.name, split, value, n, per_class)
+    return beside_claim(manifest, metric, data, split, value, n, per_class)
 
 
-def beside_claim(manifest, metric: str, dataset: str, split: str, value: float, n: int,
+def check_fits(manifest, data: LabelledData) -> None:
+    """Refuse, in one line, data a package cannot read: another input shape or channel count, or
+    (for a model) other classes: its outputs would be measured against the wrong labels."""
+    want, have = tuple(manifest.architecture.input.shape), tuple(data.input_shape)
+    if want != have:
+        raise DataError(
+            f"{manifest.name} reads {_shape(want)} inputs but {data.name} holds {_shape(have)}",
+            where="--dataset",
+            hint=f"measure it on data like its own ({manifest.source.dataset or 'see nnpm show'}); "
+            "an image folder can be read at another size with --image-size (docs/datasets.md)",
+        )
+    classes = tuple(manifest.source.all_classes)
+    if manifest.kind == "model" and classes and classes != tuple(data.classes):
+        raise DataError(
+            f"{manifest.name} classifies {', '.join(classes)} but {data.name} has classes {', '.join(data.classes)}",
+            where="--dataset",
+            hint="a model is measured on data with its own classes in its order; "
+            "compose modules to serve other classes (docs/compose.md)",
+        )
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    if len(shape) == 3:
+        return f"{shape[0]}-channel {shape[1]}x{shape[2]}"
+    return "x".join(map(str, shape))
+
+
+def beside_claim(manifest, metric: str, data, split: str, value: float, n: int,
                  per_class: dict[str, ClassStats]) -> EvalResult:  # fmt: skip
-    """The measured figure with the manifest's claim for the same split, if it makes one."""
+    """The measured figure with the manifest's claim for the same split, if it makes one, and
+    whether it was measured on the claim's own examples."""
+    from nnpm.datasets.identity import split_sha256
+
     claim = manifest.metrics.accuracy
     claimed = claim.value if claim is not None and claim.split == split else None
-    return EvalResult(str(manifest.name), manifest.kind, metric, dataset, split, value, n, claimed, per_class)
+    digest = split_sha256(data, split)
+    recorded = manifest.source.data.splits.get(split) if manifest.source.data else None
+    same = None if recorded is None else recorded.sha256 == digest
+    return EvalResult(str(manifest.name), manifest.kind, metric, data.name, split, value, n, claimed, per_class,
+                      same, digest)  # fmt: skip
 
 
 def _model_accuracy(net, part: Split, data: LabelledData):

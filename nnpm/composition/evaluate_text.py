@@ -71,7 +71,7 @@ def evaluate_text(net, data: TextData, split: str = "test") -> EvalResult:
     else:
         value, n, per_class = _composite_accuracy(net, part, data)
         metric = "accuracy"
-    return beside_claim(manifest, metric, data.name, split, value, n, per_class)
+    return beside_claim(manifest, metric, data, split, value, n, per_class)
 
 
 def _model_accuracy(net, part: TextSplit, data: TextData):

@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from nnpm.errors import ManifestError
 from nnpm.package import schema
+from nnpm.package.data_identity import DataIdentity
 from nnpm.package.files import (  # re-exported: the rest of nnpm reads files through these
     MANIFEST_NAME,
     check_file_names,
@@ -92,6 +93,7 @@ class Source:
     method: str | None = None
     classes: tuple[str, ...] = ()
     all_classes: tuple[str, ...] = ()
+    data: DataIdentity | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class Manifest:
                 "method": self.source.method,
                 "classes": list(self.source.classes),
                 "all_classes": list(self.source.all_classes),
+                "data": self.source.data.to_dict() if self.source.data else None,
             }
         )
         if source:
@@ -271,6 +274,7 @@ def _source(table: Mapping[str, Any], where: str) -> Source:
         method=table.get("method"),
         classes=tuple(table.get("classes", ())),
         all_classes=tuple(table.get("all_classes", ())),
+        data=DataIdentity.from_dict(table["data"], where=where) if "data" in table else None,
     )
 
 

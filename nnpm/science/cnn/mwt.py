@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from nnpm.datasets.identity import identify
 from nnpm.datasets.splits import LabelledData
 from nnpm.errors import InvalidInputError, RunInterrupted, UsageError
 from nnpm.nn.cnn.model import CNN, build_cnn
@@ -181,6 +182,7 @@ def modularize(
         model_parameters=parameter_count(model),
         composition=rule.to_dict(),
         start=begin.origin if begin else "",
+        data_identity=identify(data),
     )
     provenance = provenance_of(cfg, data, report, begin.provenance() if begin else {})
     write_packages(out, namespace, version, model.cpu(), arch, modules, report, provenance, method=cfg.method,

@@ -14,6 +14,7 @@ from packaging.version import Version
 from nnpm.errors import ArchitectureError, InvalidInputError
 from nnpm.nn.cnn.model import CNN
 from nnpm.nn.cnn.spec import FAMILY_NAMES, layout, maskable_total, unit_total
+from nnpm.package.data_identity import DataIdentity
 from nnpm.package.manifest import Accuracy, Architecture, Dependency, InputSpec, Manifest, Metrics, Source
 from nnpm.package.naming import PackageName, parse_version
 from nnpm.package.writer import write_package
@@ -84,6 +85,7 @@ def model_manifest(
     provenance: dict[str, Any],
     total_kernels: int,
     method: str = "mwt",
+    data: DataIdentity | None = None,
 ) -> Manifest:
     return Manifest(
         name=name,
@@ -92,7 +94,7 @@ def model_manifest(
         description=f"{_METHOD_NAMES[method]} modular {arch.family} (width {arch.params['width']}) trained on "
         f"{dataset}; returns logits over all classes",
         license=LICENSE,
-        source=Source(dataset=dataset, method=method, classes=classes, all_classes=classes),
+        source=Source(dataset=dataset, method=method, classes=classes, all_classes=classes, data=data),
         architecture=arch,
         metrics=Metrics(
             unit=_UNITS[method],
@@ -118,10 +120,11 @@ def standard_manifest(
     classes: tuple[str, ...],
     accuracy: float,
     provenance: dict[str, Any],
+    data: DataIdentity | None = None,
 ) -> Manifest:
     """The baseline trained with the same recipe, no gates: the reference sub-task accuracies
     (and composites) are measured against."""
-    base = model_manifest(name, version, arch, dataset, classes, accuracy, {}, provenance, 0)
+    base = model_manifest(name, version, arch, dataset, classes, accuracy, {}, provenance, 0, data=data)
     return replace(
         base,
         description=f"standard (non-modular) {arch.family} (width {arch.params['width']}) trained on {dataset} "
@@ -158,6 +161,7 @@ def module_manifest(
             method=method,
             classes=(class_name,),
             all_classes=model.source.all_classes,
+            data=model.source.data,
         ),
         architecture=arch,
         metrics=Metrics(
@@ -231,6 +235,7 @@ def write_packages(
         provenance,
         total,
         method,
+        data=report.data_identity,
     )
     manifest = write(out / model_arch.family, manifest, model.state_dict())
     report.model_package = manifest.id
@@ -287,7 +292,7 @@ def write_standard_package(out: Path, namespace: str, version: str, model: CNN, 
     arch = architecture(family, data, width, gated=False, pad=pad, resize=resize)
     name = model_name(namespace, f"{family}-standard")
     manifest = standard_manifest(name, version, arch, report.dataset, tuple(report.classes),
-                                           report.standard_accuracy, provenance)  # fmt: skip
+                                 report.standard_accuracy, provenance, data=report.data_identity)  # fmt: skip
     return write(out / f"{family}-standard", manifest, model.state_dict())
 
 

@@ -15,6 +15,7 @@ import torch
 from nnpm.datasets.splits import LabelledData
 from nnpm.nn.cnn.model import CNN
 from nnpm.nn.cnn.spec import layout
+from nnpm.package.data_identity import DataIdentity
 from nnpm.science.cnn import evaluate
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Report:
     model_parameters: int = 0
     composition: dict[str, Any] = field(default_factory=dict)  # the rule chosen on validation, and why
     start: str = ""  # where the trained weights came from (--from), "" when trained from scratch
+    data_identity: DataIdentity | None = None  # which data, as read: recorded in every manifest
 
     @property
     def loss_points(self) -> float:
