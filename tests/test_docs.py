@@ -463,7 +463,11 @@ def _sandbox(doc: str, sandboxes: dict[str, Sandbox], tmp_path_factory, token: s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ALL, ids=[c.id for c in ALL])
+@pytest.mark.parametrize(
+    "command",
+    # pytest-xdist runs a document's commands in one worker, in order, with what they built
+    [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(CONTINUES.get(c.doc, c.doc))) for c in ALL],
+)
 def test_the_command_runs(command, sandboxes, substitutes, tmp_path_factory, hub_endpoint):
     script = as_run(command)
     if script is None:
