@@ -416,7 +416,9 @@ class Sandbox:
     env: dict[str, str]
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: under pytest-xdist a worker interleaves these tests with other
+# modules', and pytest tears module fixtures down at every switch, which would lose the sandboxes.
+@pytest.fixture(scope="session")
 def hub_endpoint() -> Iterator[tuple[str, str]]:
     from nnpm.testing import HubServer
 
@@ -425,13 +427,13 @@ def hub_endpoint() -> Iterator[tuple[str, str]]:
         yield server.endpoint, token
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sandboxes() -> dict[str, Sandbox]:
     """Sandboxes by document name, made on first use (see CONTINUES)."""
     return {}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def substitutes(tmp_path_factory, hub_endpoint) -> dict[str, str]:
     root = tmp_path_factory.mktemp("substitutes")
     return {
