@@ -36,9 +36,20 @@ def _embedding_spec(_ctx: click.Context, _param: click.Parameter, value: str | N
               help="Width of a new embedding (default 100); an existing one, --embedding, has its own.")  # fmt: skip
 @click.option("--task", type=click.Choice(["tag", "classify", "translate"]), required=True)
 @click.option("--dataset", required=True, callback=params.text_dataset,
-              help="brown (tag), chatterbot-lang or chatterbot-topic (classify), num2words (translate).")  # fmt: skip
+              help="brown or conllu (tag), chatterbot-lang or chatterbot-topic (classify), num2words (translate), "
+                   "tsv (classify: columns text, label; translate: source, target, language).")  # fmt: skip
 @click.option("--data-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="brown: a folder in NLTK layout (the other datasets come with their Python packages).")  # fmt: skip
+              help="brown: a folder in NLTK layout; conllu: *-ud-{train,dev,test}.conllu or one *.conllu; tsv: "
+                   "{train,dev,test}.tsv or one .tsv/.csv (the other datasets come with their Python packages).")  # fmt: skip
+@click.option("--case", type=click.Choice(["casefold", "casefold-tr", "lower", "keep"]), default=None,
+              help="How words are case-folded (default: casefold for conllu and tsv, the dataset's own rule for the "
+                   "others; casefold-tr: Turkish dotted/dotless i). Recorded in the embedding package.")  # fmt: skip
+@click.option("--tag-column", type=click.Choice(["upos", "xpos"]), default=None,
+              help="conllu: the column read as tags (default upos).")  # fmt: skip
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="conllu, tsv: the declared labels, one per line (or raw<TAB>label to map); any other is an error.")  # fmt: skip
+@click.option("--tokens", type=click.Choice(["words", "whitespace", "characters"]), default=None,
+              help="tsv: how text is cut into tokens (default: words to classify, characters to translate).")  # fmt: skip
 @click.option("--languages", default=None, help="translate: target languages, e.g. fr,de,it")
 @click.option(
     "--namespace", required=True, callback=params.namespace, help="Namespace of the packages written."
@@ -65,19 +76,24 @@ def _embedding_spec(_ctx: click.Context, _param: click.Parameter, value: str | N
 def rnn(ctx, **opts) -> None:
     """Train a vanilla RNN, LSTM or GRU on an embedding; write <out>/embedding and <out>/<cell>-<role>."""
     from nnpm.cli.progress import TqdmProgress
-    from nnpm.science.rnn.cli_support import TASK_OF, train_command
+    from nnpm.datasets.text_loaders import NEEDS_DIR
+    from nnpm.science.rnn.cli_support import DATA_OPTIONS, TASK_OF, train_command
 
     task, dataset = opts["task"], opts["dataset"]
-    if TASK_OF[dataset] != task:
-        raise UsageError(f"dataset {dataset!r} is for --task {TASK_OF[dataset]}, not {task}",
-                         where=ctx.command_path, hint=f"pass --task {TASK_OF[dataset]}")  # fmt: skip
+    if task not in TASK_OF[dataset]:
+        tasks = " or ".join(TASK_OF[dataset])
+        raise UsageError(f"dataset {dataset!r} is for --task {tasks}, not {task}",
+                         where=ctx.command_path, hint=f"pass --task {tasks}")  # fmt: skip
     if task != "translate":
         params.refuse(ctx, "languages", "applies only with --task translate")
-    if dataset == "brown" and opts["data_dir"] is None:
-        raise UsageError("brown needs --data-dir: a folder in NLTK layout", where=ctx.command_path,
-                         hint="README.md says how to get the Brown corpus")  # fmt: skip
-    if dataset != "brown":
+    if dataset in NEEDS_DIR and opts["data_dir"] is None:
+        raise UsageError(f"{dataset} needs --data-dir: {NEEDS_DIR[dataset]}", where=ctx.command_path,
+                         hint="docs/datasets.md says how to get or write each dataset")  # fmt: skip
+    if dataset not in NEEDS_DIR:
         params.refuse(ctx, "data_dir", f"does not apply to {dataset}, which comes with its Python package")
+    for key, datasets in DATA_OPTIONS.items():
+        if dataset not in datasets:
+            params.refuse(ctx, key, f"does not apply to {dataset} (only to {', '.join(datasets)})")
     if not opts["embedding_spec"]:
         params.refuse(ctx, "embedding_dir", "applies only with --embedding")
     as_json = opts.pop("as_json")

@@ -15,10 +15,12 @@ from pathlib import Path
 import torch
 
 from nnpm.datasets.text import TextData, TextSplit, three_way_split
+from nnpm.datasets.tokenize import LEGACY, check_case, fold
 from nnpm.datasets.vocab import Vocab, pad_batch
 from nnpm.errors import DataError
 
 MAX_LEN = {"lang": 64, "topic": 24}
+CASE = {"lang": "keep", "topic": "lower"}
 SPLIT_SEED = 0
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -63,13 +65,19 @@ def read_pairs(kind: str, root: Path | None = None) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def tokenize(text: str, kind: str) -> list[str]:
-    return list(text) if kind == "lang" else _WORD.findall(text.lower())
+def tokenize(text: str, kind: str, case: str | None = None) -> list[str]:
+    """Characters (lang, case kept) or words (topic, lower-cased); `case`: another rule (nnpm.datasets.tokenize)."""
+    case = case or CASE[kind]
+    return list(fold(text, case)) if kind == "lang" else _WORD.findall(fold(text, case))
 
 
 def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_per_class: int = 20,
-         limit: int | None = None, vocab: Vocab | None = None, root: Path | None = None) -> TextData:  # fmt: skip
+         limit: int | None = None, vocab: Vocab | None = None, root: Path | None = None,
+         case: str | None = None) -> TextData:  # fmt: skip
     """chatterbot-lang or chatterbot-topic, 80/10/10 stratified on the label; vocabulary fitted on train."""
+    if kind not in MAX_LEN:
+        raise DataError(f"unknown chatterbot task {kind!r} (lang or topic)")
+    case = check_case(case or CASE[kind])
     max_len = max_len or MAX_LEN[kind]
     pairs = read_pairs(kind, root)
     counts: dict[str, int] = {}
@@ -83,7 +91,7 @@ def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_p
 
         _, keep = stratified_split(y, limit / len(pairs), seed + 7)
         pairs, y = [pairs[i] for i in keep.tolist()], y[keep]
-    tokens = [tokenize(t, kind)[:max_len] or ["<unk>"] for t, _ in pairs]
+    tokens = [tokenize(t, kind, case)[:max_len] or ["<unk>"] for t, _ in pairs]
     parts = three_way_split(y, seed)
     fitted = vocab is None
     vocab = vocab or Vocab.fit((tokens[i] for i in parts[0].tolist()), min_count=2)
@@ -91,7 +99,9 @@ def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_p
         TextSplit(pad_batch([vocab.encode(tokens[i]) for i in idx.tolist()], max_len), y[idx], y[idx])
         for idx in parts
     ]
-    unit = "characters" if kind == "lang" else "lower-cased words"
+    unit = {("lang", "keep"): "characters", ("topic", "lower"): "lower-cased words"}.get(
+        (kind, case), f"{'characters' if kind == 'lang' else 'words'}, case {case}"
+    )
     return TextData(
         name=f"chatterbot-{kind}",
         task="classify",
@@ -102,6 +112,8 @@ def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_p
         test=splits[2],
         max_len=max_len,
         groups=classes,
+        format="chatterbot-yaml",
+        meta={"tokenizer": {**LEGACY[f"chatterbot-{kind}"], "case": case}},
         split_note=(
             f"{len(pairs)} distinct utterances, {len(classes)} classes, 80/10/10 stratified by label, split seed {seed}; "
             f"{unit}, first {max_len} kept; "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
+from nnpm.datasets.tokenize import LEGACY
 from nnpm.datasets.vocab import Vocab, pad_batch
 from nnpm.errors import DataError
 
@@ -82,7 +83,12 @@ def load(*, languages=("fr", "de", "it"), max_number: int = MAX_NUMBER, seed: in
             f"characters, at most {max_len}; "
             + (f"vocabulary of {len(vocab)} from train" if fitted else f"given vocabulary of {len(vocab)}")
         ),
-        meta={"eos_id": vocab.id(EOS), "language_tokens": tuple(language_token(lang) for lang in languages)},
+        format="generated",
+        meta={
+            "eos_id": vocab.id(EOS),
+            "language_tokens": tuple(language_token(lang) for lang in languages),
+            "tokenizer": dict(LEGACY["num2words"]),
+        },
     )
 
 

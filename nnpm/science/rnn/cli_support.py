@@ -15,11 +15,21 @@ DEFAULT_EMBEDDING_DIM = 100
 #: Figures a decomposition may report (absent when not measured, e.g. a subset of the classes).
 FIGURES = ("composed_accuracy", "model_accuracy", "composed_bleu4", "model_bleu4")
 
+#: the tasks each text dataset serves (tsv: `text, label` columns classify, `source, target, language` translate)
 TASK_OF = {
-    "brown": "tag",
-    "chatterbot-lang": "classify",
-    "chatterbot-topic": "classify",
-    "num2words": "translate",
+    "brown": ("tag",),
+    "chatterbot-lang": ("classify",),
+    "chatterbot-topic": ("classify",),
+    "num2words": ("translate",),
+    "conllu": ("tag",),
+    "tsv": ("classify", "translate"),
+}
+#: loader options of `nnpm train rnn` and the datasets they apply to
+DATA_OPTIONS = {
+    "case": ("brown", "chatterbot-lang", "chatterbot-topic", "conllu", "tsv"),
+    "tag_column": ("conllu",),
+    "labels": ("conllu", "tsv"),
+    "tokens": ("tsv",),
 }
 
 
@@ -47,7 +57,9 @@ def find_embedding(spec: str, roots: list[Path]) -> Path:
 
 def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_dir, languages, namespace, out,
                   embedding_spec, embedding_dir, epochs, batch_size, lr, seed, max_len, limit, version,
+                  case=None, tag_column=None, labels=None, tokens=None,
                   reporter: Progress = NULL) -> dict[str, Any]:  # fmt: skip
+    from nnpm.datasets import tokenize as tok
     from nnpm.datasets.text_loaders import load_text
     from nnpm.datasets.vocab import Vocab
     from nnpm.package.naming import validate_part
@@ -55,9 +67,16 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
     from nnpm.science.rnn.train import TrainConfig
 
     validate_part(namespace, what="namespace")
-    if dataset in TASK_OF and TASK_OF[dataset] != task:
-        raise InvalidInputError(f"dataset {dataset!r} is for --task {TASK_OF[dataset]}, not {task}")
-    embedding = None
+    if dataset in TASK_OF and task not in TASK_OF[dataset]:
+        raise InvalidInputError(
+            f"dataset {dataset!r} is for --task {' or '.join(TASK_OF[dataset])}, not {task}"
+        )
+    given = {"case": case, "tag_column": tag_column, "labels": labels, "tokens": tokens}
+    for key, value in given.items():
+        if value is not None and dataset not in DATA_OPTIONS[key]:
+            raise InvalidInputError(f"does not apply to {dataset}", where="--" + key.replace("_", "-"),
+                                    hint=f"it applies to {', '.join(DATA_OPTIONS[key])}")  # fmt: skip
+    embedding, emb_rule = None, None
     if embedding_spec:
         roots = [p for p in (embedding_dir, out, Path(out).parent, Path.cwd()) if p is not None]
         emb_manifest, emb_net, _ = pk.load_directory(find_embedding(embedding_spec, roots))
@@ -70,8 +89,26 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
                 hint="drop --embedding-dim: an existing embedding keeps its own width",
             )
         embedding_dim = width
+        emb_rule = tok.of_embedding(
+            dict(emb_manifest.architecture.params), str(emb_manifest.source.dataset or "")
+        )
+        if emb_rule is not None and case is None and dataset in DATA_OPTIONS["case"]:
+            case = emb_rule["case"]  # a model tokenizes as its embedding does
     embedding_dim = embedding_dim or DEFAULT_EMBEDDING_DIM
     options: dict[str, Any] = {"seed": seed}
+    if dataset == "tsv":
+        options["task"] = task
+    if case is not None:
+        options["case"] = tok.check_case(case)
+    if tag_column is not None:
+        options["tag_column"] = tag_column
+    if tokens is not None:
+        options["tokens"] = tokens
+    if labels is not None:
+        from nnpm.datasets.text_files import read_labels
+
+        # recorded as its pairs, not as a path: a reload needs no file
+        options["labels"] = [list(pair) for pair in read_labels(Path(labels))]
     if max_len:
         options["max_len"] = max_len
     if limit:
@@ -81,6 +118,13 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
     data = load_text(
         dataset, data_dir, vocab=None if embedding is None else Vocab(tuple(embedding[1].tokens)), **options
     )
+    rule = data.meta.get("tokenizer")
+    if emb_rule is not None and rule is not None:
+        tok.check_same(emb_rule, rule, embedding_spec)
+    if rule is not None and dataset in ("conllu", "tsv"):  # recorded, so a reload never depends on a default
+        options.setdefault("case", rule["case"])
+        if dataset == "tsv":
+            options.setdefault("tokens", rule["tokens"])
     config = TrainConfig(cell=cell, layers=layers, hidden=hidden, embedding_dim=embedding_dim, epochs=epochs,
                          batch_size=batch_size, lr=lr, seed=seed)  # fmt: skip
     prov = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()}

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
-from nnpm.errors import ArchitectureError
+from nnpm.errors import ArchitectureError, DataError
 from nnpm.nn.rnn.model import SequenceNet, layer_weights
 from nnpm.progress import NULL, Progress
 from nnpm.science.rnn import select as sel
@@ -238,6 +238,8 @@ def decompose(
         if value not in known:
             raise ArchitectureError(f"unknown setting {value!r}", hint=f"one of: {', '.join(known)}")
     sel.check(config.cap, config.cap_grid, config.tolerance, config.per_class)
+    # the cap is chosen on the composite of every class's module, so then every class needs examples
+    check_examples(data, range(len(data.classes)) if config.cap is None else classes)
     t0 = time.perf_counter()
     net.eval()
     gen = torch.Generator().manual_seed(config.seed)
@@ -278,6 +280,20 @@ def decompose(
         modules = [modules[c] for c in wanted]
     choice["sequences"] = drawn.sizes()
     return Decomposition(modules, time.perf_counter() - t0, config, cap, choice)
+
+
+def check_examples(data: TextData, classes=None) -> None:
+    """Refuse to decompose a class (of `classes`, default all) that has no training example: its module
+    would be cut from statistics of nothing. One line naming every such class (a translator's classes are
+    its target languages, counted by training pairs)."""
+    y = (data.train.group if data.task == "translate" else data.train.y).flatten()
+    counts = torch.bincount(y[y != IGNORE], minlength=len(data.classes))
+    which = range(len(data.classes)) if classes is None else classes
+    empty = [data.classes[c] for c in which if int(counts[c]) == 0]
+    if empty:
+        raise DataError(f"no training example of {len(empty)} class(es): {', '.join(empty)}", where=data.name,
+                        hint="nnpm writes no module for a class it never saw: retrain on data with examples of "
+                        "them, or give --cap and --classes without them")  # fmt: skip
 
 
 def _module(net: SequenceNet, data: TextData, c: int, keep, samples: dict, config: DecomposeConfig,

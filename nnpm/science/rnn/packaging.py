@@ -47,7 +47,10 @@ def pin(manifest: Manifest) -> Dependency:
 
 
 def embedding_manifest(name: str, *, vocab_size: int, dim: int, max_len: int, dataset: str,
-                       provenance: Mapping[str, Any], version: str = DEFAULT_VERSION) -> Manifest:  # fmt: skip
+                       provenance: Mapping[str, Any], version: str = DEFAULT_VERSION,
+                       tokenizer: Mapping[str, str] | None = None) -> Manifest:  # fmt: skip
+    """tokenizer: how text became the vocabulary's tokens (`case`, `tokens`, `normalization`; see
+    nnpm.datasets.tokenize), kept in architecture.params so a model and its modules tokenize alike."""
     return Manifest(
         name=PackageName.parse(name),
         version=Version(version),
@@ -57,7 +60,7 @@ def embedding_manifest(name: str, *, vocab_size: int, dim: int, max_len: int, da
         architecture=Architecture(
             family="embedding",
             input=InputSpec(shape=(max_len,), dtype="int64"),
-            params={"vocab_size": vocab_size, "dim": dim},
+            params={"vocab_size": vocab_size, "dim": dim, **dict(tokenizer or {})},
         ),
         provenance=dict(provenance),
     )

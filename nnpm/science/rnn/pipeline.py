@@ -53,7 +53,7 @@ def train_model(data: TextData, config: tr.TrainConfig, out: Path, namespace: st
         emb_manifest = pk.embedding_manifest(
             f"{namespace}/embedding", vocab_size=len(data.vocab), dim=config.embedding_dim, max_len=data.max_len,
             dataset=data.name, provenance={"data": prov["data"], "split": data.split_note, "seed": config.seed},
-            version=version,
+            version=version, tokenizer=data.meta.get("tokenizer"),
         )  # fmt: skip
         emb_manifest = pk.write_embedding(out / "embedding", emb_manifest, emb_net)
     acc = tr.accuracy(net, data.test)
@@ -173,7 +173,21 @@ def load_data_for(model: Manifest, emb_net, data_dir: Path | None = None) -> Tex
     from nnpm.datasets.text_loaders import load_recorded
     from nnpm.datasets.vocab import Vocab
 
-    return load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)), data_dir=data_dir)
+    data = load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)), data_dir=data_dir)
+    check_tokenizer(emb_net, data)
+    return data
+
+
+def check_tokenizer(emb_net, data: TextData) -> None:
+    """The reloaded data must be cut into tokens as the embedding package records (when it does)."""
+    from nnpm.datasets import tokenize as tok
+
+    manifest = getattr(emb_net, "manifest", None)
+    if manifest is None or manifest.architecture is None or "tokenizer" not in data.meta:
+        return
+    rule = tok.of_embedding(dict(manifest.architecture.params), str(manifest.source.dataset or ""))
+    if rule is not None:
+        tok.check_same(rule, data.meta["tokenizer"], manifest.id)
 
 
 def timed(fn, *args, **kwargs):

@@ -28,6 +28,7 @@ from nnpm.science.rnn import packaging as pk
 from nnpm.science.rnn.decompose import (
     TRANSLATE_DEFAULT_CAP,
     DecomposeConfig,
+    check_examples,
     choose_kept,
     recorded,
     sample_concern,
@@ -119,8 +120,9 @@ def decompose(
     gen = torch.Generator().manual_seed(config.seed)
     pool = torch.randperm(len(data.train), generator=gen)[: config.pool or TAG_POOL]
     cap = TRANSLATE_DEFAULT_CAP if config.cap is None else config.cap  # BLEU: no validation choice yet
-    acts, labels = decoder_activations(net, data, pool)
     wanted = languages or list(net.languages)
+    check_examples(data, [data.classes.index(lang) for lang in wanted if lang in data.classes])
+    acts, labels = decoder_activations(net, data, pool)
     reporter.start(len(wanted), "decompose", unit="module")
     out = {}
     for lang in wanted:
@@ -198,7 +200,8 @@ def train_model(data: TextData, config: TrainConfig, out: Path, namespace: str, 
     if embedding is None:
         emb_manifest = pk.embedding_manifest(f"{namespace}/embedding", vocab_size=len(data.vocab), dim=config.embedding_dim,
                                              max_len=data.train.x.shape[1], dataset=data.name, version=version,
-                                             provenance={"data": prov["data"], "split": data.split_note})  # fmt: skip
+                                             provenance={"data": prov["data"], "split": data.split_note},
+                                             tokenizer=data.meta.get("tokenizer"))  # fmt: skip
         emb_manifest = pk.write_embedding(out / "embedding", emb_manifest, emb_net)
     else:
         emb_manifest = embedding[0]
@@ -264,5 +267,8 @@ def load_data_for(model: Manifest, emb_net) -> TextData:
     """The translator's parallel data, split as at training time, with its embedding's vocabulary."""
     from nnpm.datasets.text_loaders import load_recorded
     from nnpm.datasets.vocab import Vocab
+    from nnpm.science.rnn.pipeline import check_tokenizer
 
-    return load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)))
+    data = load_recorded(model.provenance.get("data", {}), Vocab(tuple(emb_net.tokens)))
+    check_tokenizer(emb_net, data)
+    return data
