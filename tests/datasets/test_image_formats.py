@@ -363,8 +363,8 @@ def test_modularize_an_image_folder_then_publish_install_compose_evaluate(arrays
 
     packages = sorted(p for p in (tmp_path / "own").iterdir() if (p / "nnpm.toml").exists())
     api.publish_all(packages)
-    api.install(["own/digit-3-module", "own/digit-8-module"], project=False)
-    composite = api.compose_package(["own/digit-3-module", "own/digit-8-module"], name="own/three-eight",
+    api.install(["own/class-3-module", "own/class-8-module"], project=False)
+    composite = api.compose_package(["own/class-3-module", "own/class-8-module"], name="own/three-eight",
                                     out=tmp_path / "c", dataset="imagefolder", data_dir=folder)  # fmt: skip
     claimed = composite.manifest.metrics.accuracy.value
     assert 0.5 < claimed <= 1.0
