@@ -153,6 +153,13 @@ class RunInterrupted(NnpmError):
     default_hint = "rerun the same command with --resume to continue"
 
 
+class WriteError(NnpmError):
+    """A write that no retry will cure: a full disk, a read-only filesystem, a folder the user may
+    not write to. Raised with nothing half-written (nnpm.fsutil.writing); the hint says what to do."""
+
+    default_hint = "free space, or make the folder writable, and retry"
+
+
 class LockTimeoutError(NnpmError):
     default_hint = "another nnpm process is working on the same store; wait for it to finish and retry"
 

@@ -11,10 +11,14 @@ import errno
 import functools
 import hashlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from nnpm.errors import ManifestError, WriteError
 
 
 def file_mode() -> int:
@@ -24,20 +28,76 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+#: What a write that cannot succeed here fails with: a full disk or quota, a read-only
+#: filesystem, a folder the user may not write to.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_error(exc: OSError, where: Path | str) -> WriteError | None:
+    """The WriteError for an OSError that no retry will cure (ENOSPC, EDQUOT, EROFS, EACCES,
+    EPERM), naming `where` and what to do; None for any other OSError."""
+    if exc.errno not in _WRITE_ERRNOS:
+        return None
+    elsewhere = "or work on another disk (the store and the local registry follow NNPM_HOME)"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what, hint = "no space left on the disk", f"free space on that disk and retry, {elsewhere}"
+    elif exc.errno == errno.EROFS:
+        what, hint = "the filesystem is read-only", f"remount it read-write, {elsewhere}"
+    else:
+        what, hint = "permission denied", f"fix the folder's owner or permissions, {elsewhere}"
+    return WriteError(f"cannot write: {what}", where=str(where), hint=hint)
+
+
+@contextlib.contextmanager
+def writing(where: Path | str) -> Iterator[None]:
+    """Turn a write that cannot succeed here (disk full, read-only, not permitted) into one
+    WriteError naming `where`; the caller's cleanup runs as for any other exception."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        yield
+    except OSError as exc:
+        error = write_error(exc, where)
+        if error is None:
+            raise
+        raise error from None
+
+
+def write_chunk(fh: BinaryIO, data: bytes) -> None:
+    """Every byte nnpm writes to a file goes through here (tests inject a full disk at this point)."""
+    fh.write(data)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary file and a rename: readers see the old file or the new one.
+
+    A write that cannot succeed (disk full, read-only, not permitted) is one WriteError naming
+    `path`, and leaves the old file and no temporary file behind.
+    """
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as fh:  # by name, so that fh.name says which file is written
+                write_chunk(fh, data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, file_mode())  # mkstemp creates 0600; give the file ordinary permissions
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def copy_stream(source: BinaryIO, dest: BinaryIO, progress=None) -> int:
+    """Copy `source` to `dest` in 1 MiB chunks (through `write_chunk`); returns the bytes copied."""
+    total = 0
+    while chunk := source.read(1 << 20):
+        write_chunk(dest, chunk)
+        total += len(chunk)
+        if progress:
+            progress.advance(len(chunk))
+    return total
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -96,10 +156,70 @@ def exchange_paths(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
-def iter_files(root: Path) -> Iterator[str]:
-    """Relative POSIX paths of the regular files under root, skipping hidden files and folders."""
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file() or path.is_symlink():
-            continue
-        yield rel.as_posix()
+def kind_of(mode: int) -> str:
+    """What a file of this st_mode is, in words: "a symbolic link", "a FIFO", ..."""
+    kinds = [
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISREG, "a regular file"),
+    ]
+    return next((word for test, word in kinds if test(mode)), "not a regular file")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading without following a symbolic link; a link, a FIFO, a device,
+    a socket or a directory is a ManifestError naming the path, raised before a byte is read (the
+    open is non-blocking, so a FIFO cannot hang it). FileNotFoundError is left to the caller."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:  # ELOOP: the last component is a symbolic link (O_NOFOLLOW)
+            raise
+        kind = "a symbolic link"
+    else:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return os.fdopen(fd, "rb", buffering=0)
+        os.close(fd)
+        kind = kind_of(mode)
+    raise ManifestError(
+        f"{kind}, not a regular file",
+        where=str(path),
+        hint="a package holds only regular files: replace it with a copy of the file, or remove it",
+    )
+
+
+def hash_regular_file(path: Path) -> tuple[str, int]:
+    """hash_file for a file that must be a regular file, not a link to one (`open_regular`)."""
+    with open_regular(path) as fh:
+        digest = hashlib.file_digest(fh, "sha256")
+        return digest.hexdigest(), fh.tell()
+
+
+def scan_tree(root: Path, *, hidden: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """(files, odd) under root, never following a link: files are the relative POSIX paths of the
+    regular files, odd the (path, kind) of everything that is neither a regular file nor a folder
+    (symbolic links, FIFOs, devices, sockets). Names starting with "." are skipped unless `hidden`."""
+    files: list[str] = []
+    odd: list[tuple[str, str]] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                rel = prefix + entry.name
+                if entry.name.startswith(".") and not hidden:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, rel + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    files.append(rel)
+                else:
+                    odd.append((rel, kind_of(entry.stat(follow_symlinks=False).st_mode)))
+
+    walk(os.fspath(root), "")
+    return sorted(files), sorted(odd)

@@ -5,6 +5,7 @@ None of it prints: progress goes to a reporter.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from nnpm.errors import (
     StaleLockError,
     UsageError,
 )
+from nnpm.fsutil import atomic_write_text
+from nnpm.package.files import read_text_file
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import VersionInfo
@@ -103,9 +106,15 @@ def _install_requirements(client, reqs, proj, registry, force, prereleases, repo
         for r in reqs
         if r.name not in as_written
     ]
+    before = read_text_file(proj.file)
     proj = set_requirements(proj, add=recorded)
     lock = _lock_from(resolution, installed, proj.requirements)
-    write_lock(proj.lock_file, lock)
+    try:
+        write_lock(proj.lock_file, lock)
+    except NnpmError:  # nnpm.toml and nnpm.lock change together or not at all (a read-only or full disk)
+        with contextlib.suppress(NnpmError):
+            atomic_write_text(proj.file, before)
+        raise
     return InstallResult(tuple(installed), proj, lock)
 
 
@@ -182,7 +191,7 @@ def _install_locked(client, lock: Lock, force: bool, reporter) -> list[Installed
     installed = []
     for locked in lock.packages:
         current = store.get(locked.name, locked.version)
-        if current is None or current.sha256 != locked.sha256 or force:
+        if current is None or current.sha256 != locked.sha256 or force or store.check(current):
             info = VersionInfo(locked.name, locked.version, locked.sha256, kind="", revision=locked.revision)
             current = store.install(info, client.registry(locked.registry), force=force, reporter=reporter)
         if dict(current.manifest.files) != locked.files:

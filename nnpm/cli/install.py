@@ -117,7 +117,8 @@ def verify(as_json) -> None:
         emit_json({"verified": len(api.list_installed()),
                    "problems": [{"package": p.package, "problem": p.what} for p in problems]})  # fmt: skip
     for problem in problems:
-        click.echo(f"nnpm: mismatch: {problem.package}: {problem.what}", err=True)
+        hint = f" (hint: {problem.hint})" if problem.hint else ""
+        click.echo(f"nnpm: mismatch: {problem.package}: {problem.what}{hint}", err=True)
     if problems:
         sys.exit(IntegrityError.exit_code)
     info(f"verified {len(api.list_installed())} installed packages: every file matches its sha256")

@@ -7,12 +7,14 @@ publish and install run: it re-derives all of that and refuses any difference.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from nnpm.errors import IntegrityError, ManifestError
-from nnpm.fsutil import atomic_write_text, hash_file, iter_files
+from nnpm.fsutil import atomic_write_text, hash_regular_file, kind_of, scan_tree
 from nnpm.package import families
 from nnpm.package.card import render_card
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest
@@ -30,9 +32,13 @@ def pack(directory: Path, *, base_model_repo: str | None = None) -> Manifest:
     """
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
+    package_files(directory)  # a link or a FIFO is refused before anything is written
+    check_composite_modules(manifest, where=str(directory / MANIFEST_NAME))
     atomic_write_text(directory / CARD_NAME, render_card(manifest, base_model_repo=base_model_repo))
     files = {
-        rel: FileEntry(*hash_file(directory / rel)) for rel in iter_files(directory) if rel != MANIFEST_NAME
+        rel: FileEntry(*hash_regular_file(directory / rel))
+        for rel in package_files(directory)
+        if rel != MANIFEST_NAME
     }
     packed = manifest.with_files(files, where=str(directory))
     check_weights(directory, packed)
@@ -44,6 +50,7 @@ def check_package(directory: Path) -> Manifest:
     """Everything publish needs to trust a directory: schema, hashes, no stray files, weights fit the spec."""
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
+    present = package_files(directory)
     if not manifest.files:
         raise ManifestError(
             "the manifest lists no files",
@@ -51,28 +58,70 @@ def check_package(directory: Path) -> Manifest:
             hint=f"run `nnpm pack {directory}`",
         )
     verify_files(directory, manifest)
-    unlisted = sorted(set(iter_files(directory)) - set(manifest.files) - {MANIFEST_NAME})
+    unlisted = sorted(set(present) - set(manifest.files) - {MANIFEST_NAME})
     if unlisted:
         raise ManifestError(
             f"file {unlisted[0]!r} is not listed in [files]",
             where=str(directory),
             hint=f"run `nnpm pack {directory}` to list it, or remove it",
         )
+    check_composite_modules(manifest, where=str(directory / MANIFEST_NAME))
     check_weights(directory, manifest)
     return manifest
 
 
+def package_files(directory: Path) -> list[str]:
+    """The files of a package directory (relative POSIX paths, nnpm.toml included, hidden names
+    left out as they are not part of a package). A symbolic link, a FIFO, a device or anything
+    else that is neither a regular file nor a folder is refused, naming it: pack and publish must
+    never follow a link to bytes outside the package, and never disagree about what it holds."""
+    files, odd = scan_tree(directory)
+    if odd:
+        rel, kind = odd[0]
+        raise ManifestError(
+            f"{rel!r} is {kind}, not a regular file",
+            where=str(directory),
+            hint="a package holds only regular files: replace it with a copy of the file, or remove it",
+        )
+    return files
+
+
 def verify_files(directory: Path, manifest: Manifest) -> None:
-    """Re-hash every listed file; the first mismatch names the file and both hashes."""
+    """Re-hash every listed file; the first mismatch names the file and both hashes. A listed file
+    that is missing, or that is (or lies under) a symbolic link or anything but a regular file,
+    is an IntegrityError too: installed packages are checked with this before they are loaded."""
     for rel, entry in manifest.files.items():
         path = directory / rel
-        if not path.is_file():
+        kind = _not_regular(directory, rel)
+        if kind == "missing":
             raise IntegrityError(f"file {rel!r} listed in the manifest is missing", where=str(directory))
+        if kind:
+            raise IntegrityError(f"file {rel!r} listed in the manifest is {kind}", where=str(directory))
         verify_file(path, entry)
 
 
+def _not_regular(directory: Path, rel: str) -> str | None:
+    """None when `rel` is a regular file reached through real folders; else what is in the way
+    ("missing", "a symbolic link", "a FIFO", ...; a linked folder on the way counts as a link)."""
+    path = directory
+    parts = rel.split("/")
+    for depth, part in enumerate(parts, 1):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        if stat.S_ISLNK(mode) and depth < len(parts):
+            return f"under a symbolic link ({'/'.join(parts[:depth])!r})"
+        if depth == len(parts):
+            return None if stat.S_ISREG(mode) else kind_of(mode)
+        if not stat.S_ISDIR(mode):
+            return "missing"
+    return None
+
+
 def verify_file(path: Path, entry: FileEntry) -> None:
-    digest, size = hash_file(path)
+    digest, size = hash_regular_file(path)
     if digest != entry.sha256 or size != entry.size:
         raise IntegrityError(
             f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
@@ -82,6 +131,25 @@ def verify_file(path: Path, entry: FileEntry) -> None:
 
 def weight_files(manifest: Manifest) -> list[str]:
     return [rel for rel in manifest.files if rel.endswith(WEIGHTS_SUFFIX)]
+
+
+def check_composite_modules(manifest: Manifest, *, where: str) -> None:
+    """A composite's modules are its dependencies: one naming a module it does not depend on
+    would publish and then fail at load with a bare KeyError."""
+    arch = manifest.architecture
+    if manifest.kind != "composite" or arch is None:
+        return
+    modules = arch.params.get("modules", [])
+    declared = {str(d.name) for d in manifest.dependencies}
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise ManifestError("architecture.params.modules must be a list of package names", where=where)
+    outside = [m for m in modules if m not in declared]
+    if outside:
+        raise ManifestError(
+            f"architecture.params.modules names {outside[0]}, which is not among [dependencies]",
+            where=where,
+            hint=f"add {outside[0]} to [dependencies] (with its version), or drop it from the modules",
+        )
 
 
 def check_weights(directory: Path, manifest: Manifest) -> None:

@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+import uuid
 from pathlib import Path
 
 from packaging.version import Version
 
 from nnpm import config
 from nnpm.errors import ImmutableVersionError, IntegrityError, LockTimeoutError, ManifestError, RegistryError
-from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_file
+from nnpm.fsutil import (
+    atomic_write_bytes,
+    atomic_write_text,
+    copy_stream,
+    hash_file,
+    hash_regular_file,
+    open_regular,
+    writing,
+)
 from nnpm.package import schema
 from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
@@ -43,22 +51,46 @@ def blob_path(root: Path, sha256: str) -> Path:
 
 
 def store_blob(root: Path, source: Path, entry: FileEntry) -> Path:
-    """Copy `source` into the blob store under its hash (verified), unless it is already there."""
+    """Copy `source` into the blob store under its hash (verified). A blob already there is
+    re-hashed first and rewritten when its bytes differ: a new version that shares a file with a
+    corrupted older one must not publish bytes nobody can install. Nothing is left half-written:
+    the copy goes through a temporary file that is removed on any failure."""
     target = blob_path(root, entry.sha256)
-    if target.exists():
-        return target
+    if target.exists() or target.is_symlink():
+        try:
+            if hash_regular_file(target) == (entry.sha256, entry.size):
+                return target
+        except (ManifestError, OSError):
+            pass  # a link, a FIFO or an unreadable blob is replaced like a corrupt one
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    digest, size = hash_file(tmp)
-    if digest != entry.sha256 or size != entry.size:
-        tmp.unlink()
-        raise IntegrityError(
-            f"sha256 changed while copying: expected {entry.sha256}, found {digest}", where=str(source)
-        )
-    tmp.chmod(0o444)
-    tmp.replace(target)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open_regular(source) as src, tmp.open("xb") as out:
+            copy_stream(src, out)
+        digest, size = hash_file(tmp)
+        if digest != entry.sha256 or size != entry.size:
+            raise IntegrityError(
+                f"sha256 changed while copying: expected {entry.sha256}, found {digest}", where=str(source)
+            )
+        tmp.chmod(0o444)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
+
+
+def sweep_temporary_files(root: Path) -> int:
+    """Remove the *.tmp files a killed publish left in a registry (caller holds its lock, so no
+    live publish owns one); returns how many went."""
+    swept = 0
+    for folder in (root, root / "blobs", root / "packages"):
+        pattern = "*.tmp" if folder == root else "**/*.tmp"
+        for path in folder.glob(pattern) if folder.is_dir() else ():
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                swept += 1
+    return swept
 
 
 class LocalRegistry(Registry):
@@ -135,15 +167,20 @@ class LocalRegistry(Registry):
         self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
     ) -> None:
         source = blob_path(self.root, entry.sha256)
-        if not source.exists():
+        try:  # a regular file only: a FIFO planted as a blob must not hang an install
+            src = open_regular(source)
+        except FileNotFoundError:
             raise RegistryError(
                 f"blob for {path!r} of {info.name}=={info.version} is missing", where=str(source)
-            )
-        with source.open("rb") as src, dest.open("wb") as out:
-            while chunk := src.read(1 << 20):
-                out.write(chunk)
-                if progress:
-                    progress.advance(len(chunk))
+            ) from None
+        except ManifestError as exc:
+            raise RegistryError(
+                f"blob for {path!r} of {info.name}=={info.version} is {exc.what}",
+                where=str(source),
+                hint="the registry is damaged: publish the package again to rewrite the blob",
+            ) from None
+        with src, dest.open("wb") as out:
+            copy_stream(src, out, progress)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -163,7 +200,8 @@ class LocalRegistry(Registry):
         from filelock import Timeout
 
         try:
-            with self._lock():
+            with writing(self.root), self._lock():
+                sweep_temporary_files(self.root)  # what killed publishes left behind
                 return self._publish_locked(package_dir, manifest, data, digest, progress)
         except Timeout:
             raise LockTimeoutError(
@@ -178,6 +216,8 @@ class LocalRegistry(Registry):
         existing = rows.get(str(manifest.version))
         if existing is not None:
             if existing["sha256"] == digest:
+                for rel, entry in manifest.files.items():  # the same content again repairs its blobs
+                    store_blob(self.root, package_dir / rel, entry)
                 return PublishResult(manifest, digest, self.name, created=False)
             raise ImmutableVersionError(
                 f"{manifest.id} is already published with different content", where=f"registry {self.name}"

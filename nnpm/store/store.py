@@ -20,54 +20,39 @@ its leftovers in tmp/ are removed by the next writer.
 An install record that cannot be read is not an installed package (`installed()`
 skips it, and installing that version again replaces it), but it is reported:
 `corrupt_records()` lists it and `verify()` counts it as a problem.
+
+An installed copy is re-hashed before an install reuses it, and replaced when it differs
+(pip's hash-checking mode). A failed install removes its staged copy and the blobs only that
+copy linked; the first writer after a killed one does the same for what it left in tmp/.
+`verify()` holds the lock shared (`reading()`), so it never sees a writer's change half done.
+A store that cannot be written (disk full, read-only, not the owner) is one WriteError.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from nnpm import config
-from nnpm.errors import IntegrityError, InvalidInputError, LockTimeoutError, ManifestError, NotInstalledError
-from nnpm.fsutil import atomic_write_text, exchange_paths, hash_file
+from nnpm import config, fsutil
+from nnpm.errors import IntegrityError, LockTimeoutError, ManifestError, NotInstalledError
+from nnpm.fsutil import atomic_write_text, exchange_paths, hash_file, writing
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName, Requirement
-from nnpm.package.pack import check_weights, verify_file, verify_files
+from nnpm.package.pack import check_weights, verify_file
 from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
+from nnpm.store.locking import shared_lock
+from nnpm.store.records import RECORD_NAME, InstalledPackage, Problem, check_folder, read_record
 
-RECORD_NAME = ".nnpm-install.json"
-
-
-@dataclass(frozen=True)
-class InstalledPackage:
-    name: PackageName
-    version: Version
-    sha256: str
-    registry: str
-    revision: str | None
-    path: Path
-
-    @property
-    def manifest(self) -> Manifest:
-        return Manifest.read(self.path / MANIFEST_NAME)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing `verify` found wrong with an installed package (`path`: the file or folder at fault)."""
-
-    package: str
-    what: str
-    path: Path | None = None
+__all__ = ["RECORD_NAME", "InstalledPackage", "Problem", "Store"]
 
 
 class Store:
@@ -79,19 +64,37 @@ class Store:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Exclusive access for writers; the first writer after a crash sweeps tmp/."""
+        """Exclusive access for writers; the first writer after a crash sweeps tmp/ (and the blobs
+        only the swept installs linked). A store that cannot be written (disk full, read-only, not
+        the owner) is one WriteError naming the store."""
         from filelock import FileLock, Timeout  # only writers pay for it: `nnpm list` starts faster
 
-        self.root.mkdir(parents=True, exist_ok=True)
         try:
-            with FileLock(self.root / ".lock", timeout=self.lock_timeout):
-                self._recover_swaps()
-                shutil.rmtree(self.root / "tmp", ignore_errors=True)
-                yield
+            with writing(self.root):
+                self.root.mkdir(parents=True, exist_ok=True)
+                lock = FileLock(self.root / ".lock", timeout=self.lock_timeout)
+                lock.acquire()
         except Timeout:
             raise LockTimeoutError(
                 "the store is locked by another nnpm process", where=str(self.root)
             ) from None
+        try:
+            with writing(self.root):
+                self._recover_swaps()
+                tmp = self.root / "tmp"
+                leftovers = tmp.is_dir() and any(tmp.iterdir())
+                shutil.rmtree(tmp, ignore_errors=True)
+                if leftovers:  # a writer died (or failed) mid-install: its blobs may be linked by nothing
+                    self.collect_garbage()
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Shared access for readers that must not see a writer's change half done (`verify`)."""
+        with shared_lock(self.root / ".lock", self.lock_timeout, fallback=self.locked):
+            yield
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -131,46 +134,7 @@ class Store:
     def _record_at(self, path: Path) -> InstalledPackage | Problem | None:
         """The package installed at `path`, a Problem when its record cannot be read, or None when
         nothing is there (never installed, or moved away by a writer meanwhile)."""
-        namespace, name, version = path.parts[-3:]  # packages/<namespace>/<name>/<version>
-        label = f"{namespace}/{name}=={version}"
-        record_file = path / RECORD_NAME
-
-        def problem(what: str) -> Problem:
-            return Problem(label, what, record_file)
-
-        try:
-            text = record_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return problem(f"no install record ({RECORD_NAME})") if path.is_dir() else None
-        except (OSError, UnicodeDecodeError) as exc:
-            return problem(f"unreadable install record ({exc.__class__.__name__}: {exc})")
-        try:
-            record = json.loads(text)
-        except ValueError as exc:
-            return problem(f"corrupt install record: not JSON ({exc})")
-        except RecursionError:  # json's decoder recurses per level: a hostile record must not crash list
-            return problem("corrupt install record: JSON nested too deeply")
-        if not isinstance(record, dict):
-            return problem("corrupt install record: not a JSON object")
-        missing = [k for k in ("name", "version", "sha256", "registry") if not isinstance(record.get(k), str)]
-        if missing:
-            return problem(f"corrupt install record: no {', '.join(missing)}")
-        try:
-            pkg = InstalledPackage(
-                name=PackageName.parse(record["name"]),
-                version=Version(record["version"]),
-                sha256=record["sha256"],
-                registry=record["registry"],
-                revision=record.get("revision"),
-                path=path,
-            )
-        except (InvalidInputError, InvalidVersion) as exc:
-            return problem(f"corrupt install record: {exc}")
-        if path != self.package_dir(pkg.name, pkg.version):
-            return problem(f"corrupt install record: it names {pkg.name}=={pkg.version}")
-        if len(pkg.sha256) != 64 or pkg.sha256.strip("0123456789abcdef"):
-            return problem(f"corrupt install record: sha256 {pkg.sha256!r} is not a sha256 digest")
-        return pkg
+        return read_record(path)
 
     # --- install -------------------------------------------------------------------------------
 
@@ -185,15 +149,24 @@ class Store:
         """Install one exact package version (caller holds `locked()`). Returns the installed record."""
         reporter = reporter or NULL
         current = self.get(info.name, info.version)
-        if current is not None and current.sha256 == info.sha256 and not force:
+        same = current is not None and current.sha256 == info.sha256 and not force
+        if same and not self.check(current):  # re-hashed, as pip's hash-checking mode; else repaired
             reporter.note("installed", package=f"{info.name}=={info.version}", reused=True)
             return current
         staging = self.root / "tmp" / uuid.uuid4().hex
-        staging.mkdir(parents=True)
-        self._stage(info, registry, staging, reporter)
-        target = self.package_dir(info.name, info.version)
-        self._swap_in(staging, target)
-        reporter.note("installed", package=f"{info.name}=={info.version}", reused=False)
+        try:
+            with writing(self.root):
+                staging.mkdir(parents=True)
+                self._stage(info, registry, staging, reporter)
+                target = self.package_dir(info.name, info.version)
+                self._swap_in(staging, target)
+        except BaseException:
+            # nothing half-installed stays: the staged copy, and the blobs only it linked
+            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.collect_garbage()
+            raise
+        reporter.note("installed", package=f"{info.name}=={info.version}", reused=False, repaired=same)
         return self.get(info.name, info.version)  # type: ignore[return-value]
 
     def _stage(self, info: VersionInfo, registry: Registry, staging: Path, reporter: Progress) -> None:
@@ -211,7 +184,7 @@ class Store:
         for rel, entry in manifest.files.items():
             self._stage_file(info, registry, rel, entry, staging, reporter)
         reporter.done()
-        (staging / MANIFEST_NAME).write_bytes(data)
+        _write_new(staging / MANIFEST_NAME, data)
         check_weights(staging, manifest)
         record = {
             "name": str(info.name),
@@ -220,16 +193,16 @@ class Store:
             "registry": registry.name,
             "revision": info.revision,
         }
-        (staging / RECORD_NAME).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        _write_new(staging / RECORD_NAME, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
     def _stage_file(self, info, registry, rel: str, entry: FileEntry, staging: Path, reporter) -> None:
         blob = self._blob(entry.sha256)
-        if blob.exists():
+        if blob.exists() or blob.is_symlink():
             try:
                 verify_file(blob, entry)
                 reporter.advance(entry.size)
-            except IntegrityError:
-                blob.unlink()  # a corrupt blob is dropped and fetched again
+            except (IntegrityError, ManifestError):
+                blob.unlink()  # a corrupt blob (or a link, a FIFO) is dropped and fetched again
         if not blob.exists():
             part = staging / f".{uuid.uuid4().hex}.part"
             registry.fetch_file(info, rel, entry, part, progress=reporter)
@@ -321,27 +294,29 @@ class Store:
 
     def verify(self) -> list[Problem]:
         """Re-hash every installed file against its manifest, and each manifest against its record;
-        every install record that cannot be read is a problem too."""
-        problems = self.corrupt_records()
-        for pkg in self.installed():
-            label = f"{pkg.name}=={pkg.version}"
-            try:
-                data = (pkg.path / MANIFEST_NAME).read_bytes()
-                if sha256_bytes(data) != pkg.sha256:
-                    raise IntegrityError(
-                        f"manifest sha256 mismatch: expected {pkg.sha256}, found {sha256_bytes(data)}",
-                        where=str(pkg.path / MANIFEST_NAME),
-                    )
-                verify_files(pkg.path, Manifest.from_toml(data.decode("utf-8"), where=str(pkg.path)))
-            except (IntegrityError, ManifestError, FileNotFoundError, UnicodeDecodeError) as exc:
-                what = exc.one_line() if hasattr(exc, "one_line") else str(exc)
-                problems.append(Problem(label, what, pkg.path))
+        every install record that cannot be read is a problem too. Holds the store's lock shared,
+        so a concurrent uninstall or reinstall is never seen half done."""
+        with self.reading():
+            problems = self.corrupt_records()
+            for pkg in self.installed():
+                problems.extend(self.check(pkg))
         return problems
+
+    def check(self, pkg: InstalledPackage) -> list[Problem]:
+        """What is wrong with one installed package ([] when nothing): its manifest against its
+        record's digest, every listed file re-hashed, and nothing else in its folder."""
+        return check_folder(pkg)
 
 
 def _move(source: Path, dest: Path) -> None:
     """One rename within the store (one step on the same filesystem)."""
     os.rename(source, dest)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file in a staging folder (through fsutil's write, where tests inject a full disk)."""
+    with path.open("xb") as fh:
+        fsutil.write_chunk(fh, data)
 
 
 def _link_or_copy(blob: Path, dest: Path) -> None:

@@ -228,8 +228,11 @@ def two_installed(tmp_path):
             lambda record: record.write_text(record.read_text().replace('"digits/bad"', '"digits/other"')),
             "corrupt install record: it names digits/other==1.0.0",
         ),
-        (lambda record: record.write_bytes(b"\xff\xfe"), "unreadable install record (UnicodeDecodeError"),
-        (lambda record: (record.unlink(), record.mkdir()), "unreadable install record (IsADirectoryError"),
+        (lambda record: record.write_bytes(b"\xff\xfe"), "unreadable install record: not UTF-8 text"),
+        (
+            lambda record: (record.unlink(), record.mkdir()),
+            "unreadable install record: not a regular file (a directory)",
+        ),
         (lambda record: record.unlink(), "no install record"),
     ],
 )
