@@ -210,6 +210,17 @@ def test_a_read_only_project_keeps_nnpm_toml_and_nnpm_lock_as_they_were(
     assert (workdir / "nnpm.toml").read_text() == project and not (workdir / "nnpm.lock").exists()
 
 
+def test_uninstall_in_a_project_whose_lock_cannot_be_written_keeps_nnpm_toml(tmp_path, workdir, monkeypatch):
+    publish(tmp_path)
+    (workdir / "nnpm.toml").write_text('[project]\nname = "p"\ndependencies = []\n')
+    api.install(["test/mlp"])
+    project, lock = (workdir / "nnpm.toml").read_text(), (workdir / "nnpm.lock").read_text()
+    _fail_writes(monkeypatch, errno.ENOSPC, only=f"{workdir}/.nnpm.lock.")
+    with pytest.raises(WriteError, match="no space left"):
+        api.uninstall(["test/mlp"])
+    assert (workdir / "nnpm.toml").read_text() == project and (workdir / "nnpm.lock").read_text() == lock
+
+
 # --- 5. verify waits for a writer instead of reporting its half-done change ---------------------------
 
 

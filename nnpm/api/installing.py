@@ -109,13 +109,19 @@ def _install_requirements(client, reqs, proj, registry, force, prereleases, repo
     before = read_text_file(proj.file)
     proj = set_requirements(proj, add=recorded)
     lock = _lock_from(resolution, installed, proj.requirements)
+    _write_lock_or_restore(proj, lock, before)
+    return InstallResult(tuple(installed), proj, lock)
+
+
+def _write_lock_or_restore(proj: Project, lock: Lock, project_text: str) -> None:
+    """Write nnpm.lock after nnpm.toml was changed; if the lock cannot be written (a read-only
+    project, a full disk), put nnpm.toml back, so that the two change together or not at all."""
     try:
         write_lock(proj.lock_file, lock)
-    except NnpmError:  # nnpm.toml and nnpm.lock change together or not at all (a read-only or full disk)
+    except NnpmError:
         with contextlib.suppress(NnpmError):
-            atomic_write_text(proj.file, before)
+            atomic_write_text(proj.file, project_text)
         raise
-    return InstallResult(tuple(installed), proj, lock)
 
 
 def _project_constraints(reqs: list[Requirement], proj: Project | None):
@@ -257,8 +263,9 @@ def uninstall(client, names: Sequence[str], project: Project | None) -> list[Ins
                 )
             removed.extend(gone)
         if proj is not None:
+            before = read_text_file(proj.file)
             proj = set_requirements(proj, remove=parsed)
             old = read_lock(proj.lock_file)
             if old is not None:
-                write_lock(proj.lock_file, old.without(parsed, proj.requirements))
+                _write_lock_or_restore(proj, old.without(parsed, proj.requirements), before)
     return removed

@@ -10,6 +10,10 @@ Layout (docs/registry.md):
 A publish writes blobs, then the manifest, then the index, each atomically; readers
 only see a version once the index names it, so a publish killed midway publishes
 nothing. Published versions are immutable.
+
+A blob already in the registry is re-hashed before a publish reuses it, and rewritten when
+its bytes no longer match its name; a publish first sweeps the *.tmp files a killed one
+left. Installs read blobs only from regular files (a FIFO planted there cannot hang them).
 """
 
 from __future__ import annotations
