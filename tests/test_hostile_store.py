@@ -221,6 +221,28 @@ def test_uninstall_in_a_project_whose_lock_cannot_be_written_keeps_nnpm_toml(tmp
     assert (workdir / "nnpm.toml").read_text() == project and (workdir / "nnpm.lock").read_text() == lock
 
 
+def test_a_store_whose_lock_cannot_be_taken_for_writing_is_a_write_error(tmp_path, monkeypatch):
+    import filelock
+
+    class ReadOnly(filelock.FileLock):
+        def acquire(self, *args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self.lock_file))
+
+    monkeypatch.setattr(filelock, "FileLock", ReadOnly)
+    with pytest.raises(WriteError, match="read-only") as err, Store(tmp_path / "store").locked():
+        pass
+    assert err.value.where == str(tmp_path / "store")
+
+
+def test_config_toml_on_a_full_disk_is_one_line_and_keeps_the_old_file(nnpm_home, monkeypatch, capsys):
+    assert run_cli(capsys, "registry", "add", "team", "/srv/a")[0] == 0
+    before = (nnpm_home / "config.toml").read_bytes()
+    _fail_writes(monkeypatch, errno.ENOSPC)
+    code, _, err = run_cli(capsys, "registry", "add", "other", "/srv/b")
+    assert code == 1 and err.startswith(f"nnpm: error: {nnpm_home / 'config.toml'}: cannot write: no space")
+    assert (nnpm_home / "config.toml").read_bytes() == before and not list(nnpm_home.glob(".*.tmp"))
+
+
 # --- 5. verify waits for a writer instead of reporting its half-done change ---------------------------
 
 
