@@ -57,7 +57,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         trains = any(where in ("*", module) and name in fixtures for where, name in TRAINING_FIXTURES)
         if trains or item.nodeid.split("[")[0] in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("xdist_group") is None:
-            # pytest-xdist (--dist loadgroup) gives a worker a module at a time, so that module-scoped
-            # fixtures (trained networks) are built once, not again at every switch between modules
-            item.add_marker(pytest.mark.xdist_group(module))

@@ -464,24 +464,38 @@ def _sandbox(doc: str, sandboxes: dict[str, Sandbox], tmp_path_factory, token: s
     return sandboxes[owner]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "command",
-    # pytest-xdist runs a document's commands in one worker, in order, with what they built
-    [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(CONTINUES.get(c.doc, c.doc))) for c in ALL],
-)
-def test_the_command_runs(command, sandboxes, substitutes, tmp_path_factory, hub_endpoint):
-    script = as_run(command)
-    if script is None:
-        pytest.skip(SKIP[command.text])
-    for placeholder, value in substitutes.items():
-        script = script.replace(placeholder, value)
-    box = _sandbox(command.doc, sandboxes, tmp_path_factory, hub_endpoint[1])
-    start = time.perf_counter()
-    run = subprocess.run(["bash", "-c", script], cwd=box.cwd, env=box.env, capture_output=True, text=True,
-                         timeout=900)  # fmt: skip
-    seconds = time.perf_counter() - start
-    assert run.returncode == 0, (
-        f"{command.id}: exit {run.returncode} after {seconds:.1f} s\n$ {script}\n"
-        f"--- stdout\n{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
-    )
+class DocumentCommands:
+    """The commands of one sandbox's documents (`owner` and those in CONTINUES that carry on in it), in
+    order. One class per sandbox, below: pytest-xdist (--dist loadscope) gives a class to one worker,
+    so a document's commands run in order, in one place, with what the earlier ones built."""
+
+    owner: str
+
+    @pytest.mark.slow
+    def test_the_command_runs(self, command, sandboxes, substitutes, tmp_path_factory, hub_endpoint):
+        script = as_run(command)
+        if script is None:
+            pytest.skip(SKIP[command.text])
+        for placeholder, value in substitutes.items():
+            script = script.replace(placeholder, value)
+        box = _sandbox(command.doc, sandboxes, tmp_path_factory, hub_endpoint[1])
+        start = time.perf_counter()
+        run = subprocess.run(["bash", "-c", script], cwd=box.cwd, env=box.env, capture_output=True, text=True,
+                             timeout=900)  # fmt: skip
+        seconds = time.perf_counter() - start
+        assert run.returncode == 0, (
+            f"{command.id}: exit {run.returncode} after {seconds:.1f} s\n$ {script}\n"
+            f"--- stdout\n{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
+        )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    cls = metafunc.cls
+    if cls is not None and issubclass(cls, DocumentCommands):
+        commands = [c for c in ALL if CONTINUES.get(c.doc, c.doc) == cls.owner]
+        metafunc.parametrize("command", commands, ids=[c.id for c in commands])
+
+
+for _owner in sorted({CONTINUES.get(c.doc, c.doc) for c in ALL}):
+    _name = "TestCommandsOf" + "".join(w.title() for w in re.split(r"\W+", _owner.removesuffix(".md")) if w)
+    globals()[_name] = type(_name, (DocumentCommands,), {"owner": _owner})
