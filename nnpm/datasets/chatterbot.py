@@ -10,6 +10,7 @@ Only languages with at least `min_per_class` distinct utterances are kept.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -86,11 +87,19 @@ def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_p
     classes = tuple(sorted(c for c, n in counts.items() if n >= min_per_class))
     pairs = [(t, lab) for t, lab in pairs if lab in classes]
     y = torch.tensor([classes.index(lab) for _, lab in pairs])
+    dropped: tuple[str, ...] = ()
     if limit is not None and limit < len(pairs):
         from nnpm.datasets.splits import stratified_split
 
         _, keep = stratified_split(y, limit / len(pairs), seed + 7)
-        pairs, y = [pairs[i] for i in keep.tolist()], y[keep]
+        pairs = [pairs[i] for i in keep.tolist()]
+        # a class left with fewer than 3 utterances cannot be in train, val and test: it would be a class the
+        # model never sees in training (and decompose refuses), so it is dropped like a class under min_per_class
+        kept = Counter(lab for _, lab in pairs)
+        dropped = tuple(c for c in classes if kept[c] < 3)
+        classes = tuple(c for c in classes if kept[c] >= 3)
+        pairs = [(t, lab) for t, lab in pairs if lab in classes]
+        y = torch.tensor([classes.index(lab) for _, lab in pairs])
     tokens = [tokenize(t, kind, case)[:max_len] or ["<unk>"] for t, _ in pairs]
     parts = three_way_split(y, seed)
     fitted = vocab is None
@@ -116,7 +125,12 @@ def load(kind: str, *, max_len: int | None = None, seed: int = SPLIT_SEED, min_p
         meta={"tokenizer": {**LEGACY[f"chatterbot-{kind}"], "case": case}},
         split_note=(
             f"{len(pairs)} distinct utterances, {len(classes)} classes, 80/10/10 stratified by label, split seed {seed}; "
-            f"{unit}, first {max_len} kept; "
+            + (
+                f"{len(dropped)} classes with fewer than 3 in the subset dropped ({', '.join(dropped)}); "
+                if dropped
+                else ""
+            )
+            + f"{unit}, first {max_len} kept; "
             + (
                 f"vocabulary of {len(vocab)} from train (min count 2)"
                 if fitted
