@@ -262,6 +262,13 @@ def test_verify_waits_for_a_concurrent_uninstall_instead_of_failing(installed):
     assert found == [[]]
 
 
+def test_verify_gives_up_on_a_writer_that_holds_the_lock_too_long(installed):
+    from nnpm.errors import LockTimeoutError
+
+    with Store().locked(), pytest.raises(LockTimeoutError, match="locked by another nnpm process"):
+        Store(lock_timeout=0.2).verify()
+
+
 def test_verify_of_a_store_no_writer_ever_locked_needs_no_lock_file(installed, nnpm_home):
     (nnpm_home / "store" / ".lock").unlink()
     assert api.verify() == []
