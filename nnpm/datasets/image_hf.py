@@ -21,7 +21,7 @@ HF_HINT = ("the folder must be one written by Dataset.save_to_disk / DatasetDict
            ".parquet files (docs/datasets.md, hf)")  # fmt: skip
 #: Split names a data set may use, and the split nnpm reads each as.
 SPLIT_NAMES = {"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
-_SPLIT_PART = re.compile(r"^(train|validation|valid|val|test)(?![a-z])", re.IGNORECASE)
+_SPLIT_PART = re.compile(r"(?<![a-z])(train|validation|valid|val|test)(?![a-z])", re.IGNORECASE)
 
 
 def hf_datasets():
@@ -112,7 +112,7 @@ def _from_parquet(datasets, root: Path) -> dict:
     for path in files:
         regular(path)
         rel = path.relative_to(root)
-        hits = [m.group(1) for part in (*rel.parts[:-1], rel.stem) if (m := _SPLIT_PART.match(part))]
+        hits = [m.group(1) for part in (*rel.parts[:-1], rel.stem) if (m := _SPLIT_PART.search(part))]
         if not hits and len(files) > 1:
             raise DataError("a .parquet file that names no split", where=str(path),
                             hint="name the files (or their folders) train*, validation*, test*")  # fmt: skip

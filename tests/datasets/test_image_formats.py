@@ -225,6 +225,17 @@ def test_hf_saved_to_disk_and_parquet_equal_the_idx_files(arrays, native, tmp_pa
     assert data.format == "hf-parquet"
 
 
+def test_parquet_files_named_for_their_split(arrays, native, tmp_path) -> None:
+    x, y = arrays
+    names = [str(d) for d in range(10)]
+    hf_dataset(x[:N_TRAIN], y[:N_TRAIN], names).to_parquet(str(tmp_path / "mnist_train.parquet"))
+    hf_dataset(x[N_TRAIN:], y[N_TRAIN:], names).to_parquet(str(tmp_path / "mnist_test.parquet"))
+    assert_same(load_image_dataset("hf", tmp_path), native)
+    hf_dataset(x[:10], y[:10], names).to_parquet(str(tmp_path / "extra.parquet"))
+    with pytest.raises(DataError, match="extra.parquet: a .parquet file that names no split"):
+        load_image_dataset("hf", tmp_path)
+
+
 def test_hf_one_dataset_has_its_test_split_carved_and_classlabel_names(arrays, tmp_path) -> None:
     x, y = arrays
     names = [f"n{d}" for d in range(10)]
@@ -320,9 +331,14 @@ def test_csv_without_label_column_or_square_images(arrays, tmp_path) -> None:
         load_image_dataset("csv", tmp_path)
 
 
-def test_image_size_is_for_image_files_only(tmp_path) -> None:
+def test_image_size_is_for_image_files_only(tmp_path, capsys) -> None:
+    from tests.factories import run_cli
+
     with pytest.raises(DataError, match="image_size applies to image files"):
         load_image_dataset("npz", tmp_path, image_size=8)
+    code, _, err = run_cli(capsys, "modularize", "cnn", "--dataset", "csv", "--data-dir", str(tmp_path),
+                           "--image-size", "28", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 2 and "--image-size applies to image files only" in err
 
 
 def test_a_missing_extra_is_one_line_with_the_install_command(small, monkeypatch) -> None:
