@@ -189,7 +189,9 @@ def translate_rows(args, work: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="the Brown corpus in NLTK layout")
-    parser.add_argument("--limit", type=int, default=20000, help="Brown sentences (stratified by genre)")
+    parser.add_argument(
+        "--limit", type=int, default=20000, help="Brown sentences (stratified by genre); 0: all"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--mt-epochs", type=int, default=15)
     parser.add_argument("--hidden", type=int, default=100)
@@ -201,6 +203,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="append the rows as JSON lines here")
     args = parser.parse_args()
+    args.limit = args.limit or None
     work = args.work or Path(tempfile.mkdtemp(prefix="formats-text-"))
     rows = []
     for part, fn in (("tag", tag_rows), ("classify", genre_rows), ("translate", translate_rows)):

@@ -145,7 +145,8 @@ def train_command(*, cell, layers, hidden, embedding_dim, task, dataset, data_di
     return {"model": model.id, "model_dir": str(built["model_dir"]), "embedding": emb.id,
             "embedding_sha256": emb.digest(), "embedding_frozen": embedding is not None,
             "embedding_dir": None if embedding else str(Path(out) / "embedding"),
-            "accuracy": metric.value, "metric": metric.metric, "split": data.split_note, "epochs": epochs,
+            "accuracy": metric.value, "metric": metric.metric, "split": data.split_note, "format": data.format,
+            "epochs": epochs,
             "seconds": sum(built["train"].epoch_seconds)}  # fmt: skip
 
 
