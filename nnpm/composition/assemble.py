@@ -203,8 +203,15 @@ def composite_manifest(
             Dependency(p.manifest.name, SpecifierSet(f"=={p.manifest.version}"), p.sha256) for p in parts
         )
         + _embedding_pin(first),
-        provenance=dict(finetune or {}),
+        provenance={**(finetune or {}), **_shared_data(parts)},
     )
+
+
+def _shared_data(parts: tuple[Part, ...]) -> dict:
+    """The modules' recorded loader options (provenance.data), when they all agree: what `nnpm eval`
+    reloads the composite's splits with."""
+    recorded = [p.manifest.provenance.get("data") for p in parts]
+    return {"data": dict(recorded[0])} if recorded[0] and all(r == recorded[0] for r in recorded) else {}
 
 
 def _embedding_pin(manifest: Manifest) -> tuple[Dependency, ...]:

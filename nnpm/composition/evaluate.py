@@ -92,7 +92,7 @@ def check_fits(manifest, data: LabelledData) -> None:
             f"{manifest.name} reads {_shape(want)} inputs but {data.name} holds {_shape(have)}",
             where="--dataset",
             hint=f"measure it on data like its own ({manifest.source.dataset or 'see nnpm show'}); "
-            "an image folder can be read at another size with --image-size (docs/datasets.md)",
+            "docs/datasets.md says how each format is read",
         )
     classes = tuple(manifest.source.all_classes)
     if manifest.kind == "model" and classes and classes != tuple(data.classes):

@@ -41,14 +41,29 @@ class ComposeReport:
         }
 
 
-def load_dataset(name: str | None, data_dir: Path | None = None, seed: int = 0) -> LabelledData:
-    if not name:
-        raise DataError(
-            "no dataset named", hint="pass --dataset (digits, mnist, fashion-mnist, cifar10, svhn)"
-        )
-    from nnpm.datasets.images import load_image_dataset
+def load_dataset(name: str | None, data_dir: Path | None = None, seed: int = 0, **options) -> LabelledData:
+    from nnpm.datasets.images import NAMES, load_image_dataset
 
-    return load_image_dataset(name, data_dir, seed=seed)
+    if not name:
+        raise DataError("no dataset named", hint=f"pass --dataset ({', '.join(NAMES)})")
+    return load_image_dataset(name, data_dir, seed=seed, **options)
+
+
+def recorded_options(net, name: str) -> dict:
+    """The loader options a package recorded for dataset `name` (provenance.data: split seed,
+    validation share, ...), so that it is measured on the splits it was made with; a composite's
+    are its modules' when they all agree. {} when nothing is recorded for that dataset."""
+    parts = getattr(net, "parts_info", ()) or ()
+    found = [_options(p.manifest, name) for p in parts] or [_options(net.manifest, name)]
+    return found[0] if all(f == found[0] for f in found) else {}
+
+
+def _options(manifest, name: str) -> dict:
+    recorded = dict(manifest.provenance.get("data", {}))
+    if recorded.pop("dataset", None) != name:
+        return {}
+    known = {"seed", "val_fraction", "max_train", "image_size"}
+    return {k: v for k, v in recorded.items() if k in known}
 
 
 def data_for(net, dataset: str | None, data_dir: Path | None = None, seed: int = 0):
@@ -65,7 +80,8 @@ def data_for(net, dataset: str | None, data_dir: Path | None = None, seed: int =
         return load_text_for(net, dataset, data_dir)
     claim = manifest.metrics.accuracy
     name = dataset or (claim.dataset if claim else None) or manifest.source.dataset
-    return load_dataset(name, data_dir, seed)
+    options = {"seed": seed, **recorded_options(net, name)}
+    return load_dataset(name, data_dir, **options)
 
 
 def evaluate_on(net, data, split: str = "test") -> EvalResult:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -79,6 +80,14 @@ def load_image_dataset(
                         hint="drop it; the model's --resize resizes any input")  # fmt: skip
     if image_size is not None and image_size < 1:
         raise DataError(f"image_size must be at least 1, got {image_size}", where="--image-size")
+    options = {"seed": seed, "val_fraction": val_fraction, "max_train": max_train, "image_size": image_size}
+    if name == "digits":
+        options = {"seed": seed}  # its fixed 60/20/20 split takes no other option
+    data = _load(name, data_dir, seed, val_fraction, max_train, image_size)
+    return replace(data, options={k: v for k, v in options.items() if v is not None})
+
+
+def _load(name, data_dir, seed, val_fraction, max_train, image_size) -> LabelledData:
     if name == "digits":
         return digits.load(seed)
     root = _data_dir(name, data_dir)

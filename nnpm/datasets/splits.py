@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -31,6 +33,9 @@ class LabelledData:
     split_note: str
     #: how the data was stored ("idx", "imagefolder", "csv", ...): recorded in manifests beside its digest
     format: str = ""
+    #: the loader options that give these splits again (seed, val_fraction, ...): packages record them
+    #: (provenance.data) so that `nnpm eval` measures on the same test split, not one cut another way
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -83,3 +83,17 @@ def test_a_malformed_data_table_is_one_manifest_error(digits_modules):
     broken = text.replace("[source.data]", "[source.data]\nextra = 1", 1)
     with pytest.raises(ManifestError, match="source.data"):
         Manifest.from_toml(broken)
+
+
+def test_eval_reloads_the_splits_a_package_was_made_with(digits_modules):
+    from nnpm.composition.workflow import data_for, recorded_options
+
+    net = api.load("digits/simcnn", project=False)
+    assert net.manifest.provenance["data"] == {"dataset": "digits", "seed": 0}
+    net.manifest = replace(
+        net.manifest, provenance={**net.manifest.provenance, "data": {"dataset": "digits", "seed": 1}}
+    )
+    assert "split seed 1" in data_for(net, None).split_note  # not the default seed 0
+    composite = api.compose("digits/digit-3-module", "digits/digit-8-module", project=False)
+    assert recorded_options(composite, "digits") == {"seed": 0}  # its modules' record
+    assert recorded_options(composite, "fashion-mnist") == {}

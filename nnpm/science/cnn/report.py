@@ -152,6 +152,7 @@ def provenance_of(
         "augment_shift": cfg.shift,
         "augment_flip": cfg.flip,
         "split": data.split_note,
+        "data": {"dataset": data.name, **data.options},  # what `nnpm eval` reloads the same splits with
         **start,
         "training_seconds": round(report.modular_seconds, 3),
         "standard_training_seconds": round(report.standard_seconds, 3) if not start else None,
