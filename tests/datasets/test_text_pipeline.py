@@ -86,6 +86,7 @@ def test_tsv_classify_and_translate_train_and_decompose(tmp_path):
     done = _run(["decompose", str(tmp_path / "gb" / "gru-classifier"), "--out", str(tmp_path / "gb"), "--cap", "0.2",
                  "--per-class", "40"])  # fmt: skip
     assert {m["name"] for m in done["modules"]} == {f"genre/{g}-module==1.0.0" for g in set(genres)}
+    assert api.evaluate(tmp_path / "gb" / "gru-classifier").value == pytest.approx(got["accuracy"], abs=1e-6)
     (tmp_path / "p").mkdir()
     write_table(tmp_path / "p" / "pairs.tsv", ("source", "target", "language"),
                 [(str(n), num2words_data.spell(n, lang), lang) for n in range(120) for lang in ("fr", "de")])  # fmt: skip
@@ -94,6 +95,10 @@ def test_tsv_classify_and_translate_train_and_decompose(tmp_path):
     assert mt["metric"].startswith("corpus BLEU")
     done = _run(["decompose", str(tmp_path / "mt" / "gru-translator"), "--out", str(tmp_path / "mt")])
     assert [m["name"] for m in done["modules"]] == ["mt/fr-module==1.0.0", "mt/de-module==1.0.0"]
+    fr = api.evaluate(
+        tmp_path / "mt" / "fr-module"
+    )  # re-read from the recorded TSV folder, re-tokenized alike
+    assert fr.value == pytest.approx(fr.claimed, abs=1e-6)
 
 
 def test_decompose_refuses_a_class_without_a_training_example(tmp_path):
