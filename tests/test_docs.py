@@ -143,6 +143,10 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         },
         "1 epoch of MODA",
     ),
+    "python benchmarks/module_scores.py --method moda --out build/module-scores-digits": (
+        {"--epochs": "1"},
+        "1 epoch of MODA on the digits",
+    ),
     # docs/cnn.md: the benchmarks behind its tables (each 20 to 50 epochs: 20 minutes to hours)
     "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --out build/mwt-fmnist-full": (
         _FM1,
@@ -227,7 +231,9 @@ SKIP: dict[str, str] = {
     "pip install num2words": "installs a package; the test extras hold it already",
 }
 
-TRAINS = re.compile(r"^(nnpm (modularize|train)\b|python benchmarks/(mwt|rnn|modularize)_|.*--finetune)")
+TRAINS = re.compile(
+    r"^(nnpm (modularize|train)\b|python benchmarks/(mwt|rnn|modularize|module)_|.*--finetune)"
+)
 #: A Fashion-MNIST benchmark reads Fashion-MNIST unless it is pointed at the bundled digits.
 IMAGE_DATA = re.compile(
     r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/\w*fmnist(?!.*--dataset digits)"
