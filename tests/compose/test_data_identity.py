@@ -4,6 +4,7 @@ measured the claim's own examples, or refusing data the package cannot read."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from nnpm.datasets.identity import identify, split_sha256
 from nnpm.datasets.splits import LabelledData, Split
 from nnpm.errors import DataError, ManifestError
 from nnpm.package.manifest import Manifest
+
+SLICE = Path(__file__).parents[1] / "data" / "brown-slice"
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,16 @@ def test_eval_reloads_the_splits_a_package_was_made_with(digits_modules):
     composite = api.compose("digits/digit-3-module", "digits/digit-8-module", project=False)
     assert recorded_options(composite, "digits") == {"seed": 0}  # its modules' record
     assert recorded_options(composite, "fashion-mnist") == {}
+
+
+def test_sequence_packages_record_their_data_and_eval_compares_it(tmp_path):
+    from nnpm.science.rnn.cli_support import train_command
+
+    common = dict(cell="gru", layers=1, hidden=16, embedding_dim=16, languages=None, embedding_spec=None,
+                  embedding_dir=None, epochs=1, batch_size=32, lr=0.01, seed=0, max_len=None, version="1.0.0")  # fmt: skip
+    summary = train_command(task="tag", dataset="brown", data_dir=SLICE, namespace="b", out=tmp_path, limit=400,
+                            **common)  # fmt: skip
+    model = Manifest.read(Path(summary["model_dir"]) / "nnpm.toml")
+    assert model.source.data.format == "nltk-brown" and model.source.data.splits["test"].count > 0
+    result = api.evaluate(Path(summary["model_dir"]))
+    assert result.same_data is True

@@ -19,10 +19,15 @@ SLICE = Path(__file__).parents[1] / "data" / "brown-slice"
     ("raw", "tag"),
     [("at", "DET"), ("np-tl", "NOUN"), ("nn$", "NOUN"), ("ppss+md", "PRON"), ("bez*", "VERB"), ("*", "ADV"),
      ("fw-nn", "X"), ("---hl", "."), ("``", "."), ("to", "PRT"), ("cd", "NUM"), ("jjt", "ADJ"), ("cs", "CONJ"),
-     ("in-tl", "ADP"), ("wrb+bez", "ADV"), ("uh", "X"), ("qq", "X")],
+     ("in-tl", "ADP"), ("wrb+bez", "ADV"), ("uh", "X")],
 )  # fmt: skip
 def test_universal_tag(raw, tag):
     assert brown.universal_tag(raw) == tag
+
+
+def test_a_tag_outside_browns_tagset_is_an_error_not_x():
+    with pytest.raises(DataError, match="'qq' is not a Brown tag"):
+        brown.universal_tag("qq")
 
 
 def test_brown_slice_loads_stratified_with_train_only_vocabulary():

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from nnpm.composition.evaluate_text import binary_accuracy
+from nnpm.datasets.identity import identify
 from nnpm.datasets.text import TextData
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
@@ -63,7 +64,7 @@ def train_model(data: TextData, config: tr.TrainConfig, out: Path, namespace: st
         version=pk.Version(version),
         kind="model",
         description=f"{config.layers}-layer {config.cell.upper()} {ROLE[data.task]} on {data.name}",
-        source=Source(dataset=data.name, method="train", all_classes=data.classes),
+        source=Source(dataset=data.name, method="train", all_classes=data.classes, data=identify(data)),
         architecture=model_architecture(data, net, str(emb_manifest.name)),
         metrics=pk.units_metrics(
             net.rnn.sizes, net.rnn.sizes, _acc(acc, data), None, {"classes": len(data.classes)}
@@ -112,7 +113,7 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
     y = data.test.y
     composed = tr.accuracy_of(index[pred], y) if wanted is None else None
     source_acc = model.metrics.accuracy
-    written = []
+    written, identity = [], identify(data)
     for m in result.modules:
         scores = tr.predict(m.net, data.test.x).squeeze(-1)
         binary = binary_accuracy(scores, y, m.index)
@@ -135,6 +136,7 @@ def decompose_model(model: Manifest, net, emb_manifest: Manifest, data: TextData
                 method=pk.METHOD,
                 classes=(m.cls,),
                 all_classes=data.classes,
+                data=identity,
             ),  # fmt: skip
             architecture=model_architecture(
                 data,

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nnpm.composition.evaluate_text import bleu_scores
+from nnpm.datasets.identity import identify
 from nnpm.datasets.text import IGNORE, TextData, TextSplit
 from nnpm.nn.rnn.model import Seq2SeqNet
 from nnpm.package.manifest import Accuracy, Architecture, InputSpec, Manifest, Source
@@ -210,7 +211,7 @@ def train_model(data: TextData, config: TrainConfig, out: Path, namespace: str, 
     manifest = Manifest(
         name=PackageName.parse(name), version=pk.Version(version), kind="model",
         description=f"{config.layers}-layer {config.cell.upper()} encoder-decoder: digits -> words in {', '.join(data.classes)}",
-        source=Source(dataset=data.name, method="train", all_classes=data.classes),
+        source=Source(dataset=data.name, method="train", all_classes=data.classes, data=identify(data)),
         architecture=architecture(net, data, str(emb_manifest.name)),
         metrics=pk.units_metrics(net.decoder.sizes, net.decoder.sizes, _bleu_metric(scores["bleu4"], data), None,
                                  {"bleu1": round(scores["bleu1"], 6), "exact_match": round(scores["exact_match"], 6),
@@ -234,7 +235,7 @@ def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, da
     """One module package `<namespace>/<language>-module` per target language."""
     mods, seconds = decompose(net, data, config, languages, reporter)
     composed = bleu_scores([m for m, _ in mods.values()], data) if set(mods) == set(data.classes) else None
-    written = []
+    written, identity = [], identify(data)
     for lang, (module, keep) in mods.items():
         own = data.test.subset(torch.nonzero(data.test.group == data.classes.index(lang)).flatten())
         scores = bleu_scores([module], data, own)
@@ -251,7 +252,7 @@ def decompose_model(model: Manifest, net: Seq2SeqNet, emb_manifest: Manifest, da
             name=PackageName.parse(f"{model.name.namespace}/{pk.slug(lang)}-module"), version=model.version, kind="module",
             description=f"{lang} module of {model.id}: translates digits into {lang} words",
             source=Source(model=str(model.name), version=str(model.version), sha256=model.digest(), dataset=data.name,
-                          method=pk.METHOD, classes=(lang,), all_classes=data.classes),
+                          method=pk.METHOD, classes=(lang,), all_classes=data.classes, data=identity),
             architecture=architecture(module, data, str(emb_manifest.name), {f"decoder.{i}": k.tolist() for i, k in enumerate(keep)}),
             metrics=pk.units_metrics(module.decoder.sizes, net.decoder.sizes, _bleu_metric(scores["bleu4"], data),
                                      model.metrics.accuracy, extra),
