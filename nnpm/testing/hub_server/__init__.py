@@ -19,6 +19,9 @@ Test hooks, all thread-safe:
   matches the regex answer `status` (e.g. to test retries with backoff).
 - ``delay_next(pattern, seconds, times=1)``: the next matching requests wait before
   answering (to test client timeouts).
+- ``override(pattern, answer, method=None, times=None)``: matching requests are answered by a
+  test's own callable instead (a hostile or broken server; `faults` has ready-made ones:
+  oversized bodies, drips, stalls, echoed tokens, hostile listings).
 - ``move_tag(repo_id, tag, revision)``: point a tag elsewhere, as a force-push would.
 - ``tamper(repo_id, path, data, revision="main")``: replace a stored file's bytes in
   place, keeping the commit sha (storage corruption, or a malicious mirror).
@@ -34,7 +37,7 @@ from collections.abc import Mapping
 from http.server import ThreadingHTTPServer
 
 from nnpm.testing.hub_server.endpoints import Endpoints
-from nnpm.testing.hub_server.http import PAGE_SIZE, Injections
+from nnpm.testing.hub_server.http import PAGE_SIZE, Answer, Injections
 from nnpm.testing.hub_server.model import (
     DEFAULT_BRANCH,
     Commit,
@@ -117,6 +120,14 @@ class HubServer(HubModel):
     def delay_next(self, pattern: str, seconds: float, *, times: int = 1) -> None:
         """The next `times` requests whose path matches regex `pattern` wait `seconds` before answering."""
         self.injections.delay_next(pattern, seconds, times)
+
+    def override(
+        self, pattern: str, answer: Answer, *, method: str | None = None, times: int | None = None
+    ) -> None:
+        """Requests whose path matches regex `pattern` (and `method`, if given) are answered by
+        `answer(handler)` instead of their endpoint: `times` of them, or every one when None.
+        `nnpm.testing.hub_server.faults` has hostile answers ready (oversized, drip, stall, ...)."""
+        self.injections.override(pattern, answer, method, times)
 
     def move_tag(self, repo_id: str, tag: str, revision: str) -> str:
         """Point `tag` at `revision` (a branch, tag or sha), creating it if needed; returns the sha."""

@@ -1,5 +1,10 @@
 """The HTTP plumbing of `HubServer`: request bodies, JSON answers, routing, pagination, injected faults.
 
+Injected faults (`Injections`) come first: a pending failure answers its status, a delay waits,
+and an override hands the request to a test's own `Answer` (faults.py), which may answer
+anything at all (more bytes than the file holds, a drip, a stall, a hostile listing) or add
+headers and call `answer_normally()`. With none pending every request is routed as usual.
+
 Nothing here knows what a repo is: `HubHandler` subclasses (endpoints.py) list their
 routes as (method, path regex, handler method name) and raise `HubError` to answer
 with the Hub's error headers, so the real client raises the exceptions it raises
@@ -17,7 +22,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -31,13 +36,35 @@ if TYPE_CHECKING:
 PAGE_SIZE = 1000
 
 
+#: how a test answers a request itself (faults.py has ready-made ones); it gets the request's handler
+Answer = Callable[["HubHandler"], None]
+
+
 class Injections:
-    """Faults a test asks for: the next matching requests fail with a status, or answer late."""
+    """Faults a test asks for: the next matching requests fail with a status, answer late, or are
+    answered by the test's own `Answer` instead of the endpoint (a hostile or broken server)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: list[list[Any]] = []  # [compiled pattern, status, remaining]
         self._delays: list[list[Any]] = []  # [compiled pattern, seconds, remaining]
+        self._overrides: list[list[Any]] = []  # [compiled pattern, (method, answer), remaining]
+
+    def override(self, pattern: str, answer: Answer, method: str | None, times: int | None) -> None:
+        with self._lock:
+            self._overrides.append(
+                [re.compile(pattern), (method, answer), float("inf") if times is None else times]
+            )
+
+    def take_override(self, method: str, path: str) -> Answer | None:
+        """The answer a test gave for `method path`, consuming one use; None: answer normally."""
+        with self._lock:
+            for item in self._overrides:
+                pattern, (verb, answer), remaining = item
+                if remaining > 0 and verb in (None, method) and pattern.search(path):
+                    item[2] -= 1
+                    return answer
+        return None
 
     def fail_next(self, pattern: str, status: int, times: int) -> None:
         with self._lock:
@@ -73,6 +100,8 @@ class HubHandler(BaseHTTPRequestHandler):
     server_version = "nnpm-hub-server/1"
     #: (method, regex on the quoted path, name of the handler method); the groups become arguments
     ROUTES: ClassVar[Sequence[tuple[str, str, str]]] = ()
+    #: headers added to this request's answer (an `Answer` sets them, then calls `answer_normally`)
+    extra_headers: dict[str, str]
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -139,7 +168,7 @@ class HubHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
+        for key, value in {**(headers or {}), **self.extra_headers}.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -171,6 +200,7 @@ class HubHandler(BaseHTTPRequestHandler):
         path = unquote(url.path)
         self.hub.record(method, path)
         self._raw_body = self._read_body()
+        self.extra_headers = {}
         delay = self.hub.injections.take_delay(path)
         if delay:
             time.sleep(delay)
@@ -178,10 +208,19 @@ class HubHandler(BaseHTTPRequestHandler):
             status = self.hub.injections.take_failure(path)
             if status is not None:
                 raise HubError(status, f"injected failure {status}")
-            handler, args = self._route(method, url.path)
-            handler(parse_qs(url.query), *args)
+            answer = self.hub.injections.take_override(method, path)
+            if answer is not None:
+                answer(self)
+                return
+            self.answer_normally()
         except HubError as err:
             self.send_error_json(err)
+
+    def answer_normally(self) -> None:
+        """Route the request to its endpoint (an `Answer` may call this, e.g. after adding headers)."""
+        url = urlsplit(self.path)
+        handler, args = self._route(self.command, url.path)
+        handler(parse_qs(url.query), *args)
 
     def _route(self, method: str, raw_path: str):
         """The handler and its arguments; match the raw (quoted) path so "refs%2Fpr%2F1" stays one segment."""
