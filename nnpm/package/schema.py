@@ -51,6 +51,8 @@ def load_schema(name: str) -> dict[str, Any]:
 #: How deep tables and arrays may nest in any of nnpm's documents: far beyond what a real one needs,
 #: far below what would exhaust Python's recursion limit in a parser, a validator or a writer.
 MAX_DEPTH = 32
+#: The integers a document may hold: TOML's (64-bit signed), so that no reader meets 10**400.
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_document(doc: Any, *, where: str) -> None:
@@ -68,6 +70,14 @@ def check_document(doc: Any, *, where: str) -> None:
                     where=where,
                     hint=f"nnpm's files nest at most {MAX_DEPTH} levels; flatten the value",
                 )
+            if isinstance(value, Mapping):
+                key = next((k for k in value if not isinstance(k, str)), None)
+                if key is not None or None in value:
+                    raise ManifestError(
+                        f"{_path(path)}: key {_short(key)} is not a string",
+                        where=where,
+                        hint="the keys of nnpm's tables are strings",
+                    )
             items = value.items() if isinstance(value, Mapping) else enumerate(value)
             stack.extend((v, (*path, str(k))) for k, v in items)
         elif isinstance(value, float) and not math.isfinite(value):
@@ -75,6 +85,12 @@ def check_document(doc: Any, *, where: str) -> None:
                 f"{_path(path)}: expected a finite number, found {value}",
                 where=where,
                 hint="inf and nan are not allowed in nnpm's files: write a finite number",
+            )
+        elif isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            raise ManifestError(
+                f"{_path(path)}: integer {_short(value)} is out of range",
+                where=where,
+                hint="integers in nnpm's files fit in 64 bits (as TOML's do), -2**63 to 2**63-1",
             )
 
 
@@ -124,7 +140,7 @@ def describe(error) -> str:
         missing = [k for k in expected if k not in error.instance]
         message = f"missing required field {missing[0]!r}" if missing else error.message
     elif validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted(map(str, set(error.instance) - set(error.schema.get("properties", {}))))
         message = f"unknown field {extra[0]!r}" if extra else error.message
     elif validator == "enum":
         message = "expected one of " + ", ".join(repr(v) for v in expected)
@@ -140,5 +156,9 @@ def describe(error) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return (
+            f"{'-' if value < 0 else ''}2**{value.bit_length() - 1} or more"  # repr() refuses 4,300+ digits
+        )
     text = value if isinstance(value, str) and limit == 200 else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

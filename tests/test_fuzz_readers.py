@@ -1,0 +1,486 @@
+"""A seeded fuzz of nnpm's readers: whatever the bytes, only nnpm's own errors escape (issue 16).
+
+Each reader gets random bytes or text and mutations of a valid document: valid TOML or JSON
+with wrong types, huge integers, inf and NaN, deep nesting, non-string keys, oversized strings;
+for safetensors, header lengths near the limits, overlapping or gapped offsets, non-integer
+shapes and non-string metadata. A reader may refuse (any `NnpmError`) or accept; an
+OverflowError, TypeError, RecursionError, KeyError, ValueError or UnicodeDecodeError is a bug.
+Seeded (`derandomize=True`), a few hundred examples each, so CI stays fast and repeatable.
+Each crash the fuzz found is kept as an `@example`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from nnpm.errors import NnpmError
+from nnpm.package.manifest import FileEntry, Manifest
+from nnpm.package.naming import PackageName
+from nnpm.package.weights import MAX_HEADER_BYTES, read_header
+from nnpm.registry.local import LocalRegistry
+from nnpm.resolve.lock import LOCK_NAME, Lock, LockedPackage, read_lock
+from nnpm.resolve.project import find_project, read_project
+from tests.factories import make_manifest
+
+FUZZ = settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def only_nnpm_errors(read: Callable[..., Any], *args: Any) -> None:
+    """Run a reader; a refusal must be an NnpmError (anything else propagates and fails the test)."""
+    try:
+        read(*args)
+    except NnpmError as exc:
+        assert "\n" not in exc.one_line()
+
+
+# --- valid documents -----------------------------------------------------------------------------
+
+HEX = "0123456789abcdef"
+
+
+def valid_manifest() -> dict[str, Any]:
+    manifest = make_manifest(deps={"test/base": ">=1,<2"}, pins={"test/base": "b" * 64}).with_files(
+        {"weights.safetensors": FileEntry("a" * 64, 10), "README.md": FileEntry("c" * 64, 5)}
+    )
+    doc = manifest.to_dict()
+    doc["source"]["data"] = {
+        "format": "npz",
+        "name": "digits",
+        "sha256": "d" * 64,
+        "splits": {"test": {"count": 10, "sha256": "e" * 64}},
+    }
+    doc["metrics"]["retained"], doc["metrics"]["total"], doc["metrics"]["retention_rate"] = 3, 10, 0.3
+    doc["provenance"] = {"seed": 0, "epochs": 3}
+    return doc
+
+
+def valid_lock_text() -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        from nnpm.resolve.lock import write_lock
+
+        path = Path(tmp) / LOCK_NAME
+        package = LockedPackage(
+            PackageName.parse("test/mlp"),
+            Manifest.from_dict(valid_manifest()).version,
+            "local",
+            "a" * 64,
+            {"weights.safetensors": FileEntry("b" * 64, 10)},
+            (PackageName.parse("test/base"),),
+            "c" * 40,
+        )
+        write_lock(path, Lock(("test/mlp>=1",), (package,)))
+        return path.read_text(encoding="utf-8")
+
+
+VALID_PROJECT = """\
+[project]
+name = "demo"
+dependencies = ["test/mlp>=1, <2", "test/base"]
+registry = "local"
+prereleases = false
+"""
+
+
+def valid_index() -> dict[str, Any]:
+    row = {
+        "sha256": "a" * 64,
+        "kind": "model",
+        "description": "a test package",
+        "classes": ["a", "b"],
+        "dependencies": {"test/base": ">=1"},
+        "pins": {"test/base": "b" * 64},
+        "published": "2026-01-01T00:00:00+00:00",
+        "yanked": False,
+    }
+    return {"index-version": 1, "packages": {"test/mlp": {"1.0.0": row, "1.1.0": dict(row)}}}
+
+
+VALID_MANIFEST = valid_manifest()
+VALID_MANIFEST_TOML = tomlkit.dumps(VALID_MANIFEST)
+VALID_LOCK = valid_lock_text()
+VALID_INDEX = valid_index()
+
+
+# --- hostile values and mutations ------------------------------------------------------------
+
+
+def nested(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for i in range(depth):
+        value = [value] if i % 2 else {"a": value}
+    return value
+
+
+hostile_scalars = st.one_of(
+    st.integers(),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**400, -(10**400), 0, -1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(["", "x" * 200_000, "\x00", "\ud800", "1.0.0\n", "not a version", "a" * 64]),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=20),
+)
+hostile_values = st.one_of(
+    hostile_scalars,
+    st.integers(min_value=30, max_value=300).map(nested),
+    st.lists(hostile_scalars, max_size=5),
+    st.dictionaries(st.one_of(st.text(max_size=10), st.integers(), st.none()), hostile_scalars, max_size=4),
+    st.tuples(hostile_scalars, hostile_scalars),
+)
+
+
+def paths(doc: Any, prefix: tuple = ()) -> Iterator[tuple]:
+    """Every place in a document: the top level, then every key or index, depth first."""
+    yield prefix
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from paths(value, (*prefix, index))
+
+
+@st.composite
+def mutated(draw: st.DrawFn, valid: dict[str, Any]) -> Any:
+    """`valid` with one to three places replaced, deleted or given an extra key."""
+    doc = copy.deepcopy(valid)
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(list(paths(doc))))
+        if not where:
+            doc = draw(hostile_values) if draw(st.integers(0, 9)) == 0 else doc
+            continue
+        parent = doc
+        for part in where[:-1]:
+            parent = parent[part]
+        op = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
+        if op == "replace":
+            parent[where[-1]] = draw(hostile_values)
+        elif op == "delete":
+            del parent[where[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.one_of(st.text(max_size=10), st.integers(), st.none()))] = draw(hostile_values)
+        else:
+            parent.append(draw(hostile_values))
+    return doc
+
+
+TOML_VALUES = [
+    "nan", "inf", "-inf", "+nan", "1e400", "99999999999999999999999999", "-99999999999999999999",
+    "0x7fffffffffffffff", "9223372036854775808", '""', '"' + "y" * 100_000 + '"', "true", "[]", "{}",
+    "[1, 2.5, 'x']", "1979-05-27T07:32:00Z", "07:32:00", "1979-05-27", '"1.0.0\\n"', '"\\u0000"',
+    "[" * 200 + "]" * 200, "[" * 3000 + "]" * 3000, "{a = " * 60 + "1" + "}" * 60,
+]  # fmt: skip
+TOML_LINES = [
+    "x = 1", "[x]", "[[package]]", "[package]", "a." * 2000 + "b = 1", "[" + "t." * 1500 + "u]",
+    "package = 1", "\x00", "\ufeff", "= 1", "[files.'../../etc']", '"\\ud800" = 1',
+]  # fmt: skip
+
+
+@st.composite
+def mutated_toml(draw: st.DrawFn, valid: str) -> str:
+    """A valid TOML text with values swapped for hostile ones, lines added or dropped, bytes flipped."""
+    lines = valid.splitlines()
+    for _ in range(draw(st.integers(1, 4))):
+        index = draw(st.integers(0, max(len(lines) - 1, 0)))
+        op = draw(st.sampled_from(["value", "value", "value", "line", "drop", "flip"]))
+        line = lines[index] if lines else ""
+        if op == "value" and " = " in line:
+            lines[index] = line.partition(" = ")[0] + " = " + draw(st.sampled_from(TOML_VALUES))
+        elif op == "line":
+            lines.insert(index, draw(st.one_of(st.sampled_from(TOML_LINES), st.text(max_size=30))))
+        elif op == "drop" and lines:
+            del lines[index]
+        elif line:
+            at = draw(st.integers(0, len(line) - 1))
+            lines[index] = line[:at] + draw(st.characters()) + line[at + 1 :]
+    return "\n".join(lines) + "\n"
+
+
+def as_toml(doc: Any) -> str | None:
+    """A mutated document as TOML, when tomlkit can write it (None keys and values cannot be)."""
+    try:
+        return tomlkit.dumps(doc)
+    except Exception:
+        return None
+
+
+texts = st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
+
+
+# --- the manifest --------------------------------------------------------------------------------
+
+
+def test_the_valid_documents_are_valid():
+    assert Manifest.from_dict(VALID_MANIFEST).id == "test/mlp==1.0.0"
+    assert Manifest.from_toml(VALID_MANIFEST_TOML).id == "test/mlp==1.0.0"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / LOCK_NAME).write_text(VALID_LOCK)
+        assert [str(p.name) for p in read_lock(root / LOCK_NAME).packages] == ["test/mlp"]
+        (root / "nnpm.toml").write_text(VALID_PROJECT)
+        assert len(read_project(root).requirements) == 2
+        (root / "index.json").write_text(json.dumps(VALID_INDEX))
+        assert [
+            str(i.version) for i in LocalRegistry("local", tmp).versions(PackageName.parse("test/mlp"))
+        ] == [
+            "1.0.0",
+            "1.1.0",
+        ]
+
+
+@FUZZ
+@given(mutated(VALID_MANIFEST))
+@example(
+    {"metrics": {"accuracy": {"value": 10**400}}}
+    | {k: v for k, v in VALID_MANIFEST.items() if k != "metrics"}
+)
+@example({**VALID_MANIFEST, 1: "x"})
+@example({**VALID_MANIFEST, None: "x"})
+def test_manifest_from_dict(doc):
+    only_nnpm_errors(Manifest.from_dict, doc)
+    text = as_toml(doc)
+    if text is not None:
+        only_nnpm_errors(Manifest.from_toml, text)
+
+
+@FUZZ
+@given(st.one_of(mutated_toml(VALID_MANIFEST_TOML), texts))
+def test_manifest_from_toml(text):
+    only_nnpm_errors(Manifest.from_toml, text)
+
+
+# --- the lock and the project file ---------------------------------------------------------------
+
+
+def _read_file(reader: Callable[[Path], Any], name: str, data: str | bytes, *, folder: bool = False) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8", errors="surrogatepass")
+        else:
+            path.write_bytes(data)
+        only_nnpm_errors(reader, Path(tmp) if folder else path)
+
+
+VALID_LOCK_DOC = tomlkit.parse(VALID_LOCK).unwrap()
+
+
+@FUZZ
+@given(
+    st.one_of(mutated_toml(VALID_LOCK), texts, mutated(VALID_LOCK_DOC).map(as_toml), st.binary(max_size=200))
+)
+@example(VALID_LOCK.replace('version = "1.0.0"', 'version = "not a version"'))
+@example(VALID_LOCK.replace("size = 10", "size = 99999999999999999999999"))
+def test_lock_reader(data):
+    if data is not None:
+        _read_file(read_lock, LOCK_NAME, data)
+
+
+VALID_PROJECT_DOC = tomlkit.parse(VALID_PROJECT).unwrap()
+
+
+@FUZZ
+@given(
+    st.one_of(
+        mutated_toml(VALID_PROJECT), texts, mutated(VALID_PROJECT_DOC).map(as_toml), st.binary(max_size=200)
+    )
+)
+def test_project_reader(data):
+    if data is not None:
+        _read_file(read_project, "nnpm.toml", data, folder=True)
+        _read_file(find_project, "nnpm.toml", data, folder=True)
+
+
+# --- the local registry's index ------------------------------------------------------------------
+
+
+def _read_index(root: Path) -> None:
+    registry = LocalRegistry("local", str(root))
+    for name in registry.package_names():
+        registry.versions(PackageName.parse(name))
+    registry.search("")
+    registry.search("test")
+
+
+def as_json(doc: Any) -> str | None:
+    try:
+        return json.dumps(doc)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+@FUZZ
+@given(
+    st.one_of(
+        mutated(VALID_INDEX).map(as_json),
+        mutated_toml(json.dumps(VALID_INDEX, indent=1)),
+        texts,
+        st.binary(max_size=200),
+        st.sampled_from(["[" * 100_000, '{"a": ' * 5000 + "1" + "}" * 5000, "NaN", "1e400", "9" * 5000]),
+    )
+)
+@example(
+    json.dumps(
+        {
+            "index-version": 1,
+            "packages": {"test/mlp": {"1.0": {"sha256": "a" * 64, "kind": "model", "yanked": 1e400}}},
+        }
+    )
+)
+def test_index_reader(data):
+    if data is not None:
+        _read_file(_read_index, "index.json", data, folder=True)
+
+
+# --- safetensors headers -------------------------------------------------------------------------
+
+DTYPES = {"F32": 4, "F16": 2, "I64": 8, "U8": 1, "BOOL": 1}
+
+
+@st.composite
+def safetensors_files(draw: st.DrawFn) -> bytes:
+    """A safetensors file, valid or with one part of its header or layout made wrong."""
+    tensors = draw(
+        st.lists(
+            st.tuples(st.sampled_from(sorted(DTYPES)), st.lists(st.integers(0, 4), max_size=3)),
+            min_size=0,
+            max_size=4,
+        )
+    )
+    header: dict[str, Any] = {}
+    position = 0
+    for i, (dtype, shape) in enumerate(tensors):
+        size = DTYPES[dtype]
+        for d in shape:
+            size *= d
+        header[f"t{i}"] = {"dtype": dtype, "shape": shape, "data_offsets": [position, position + size]}
+        position += size
+    if draw(st.booleans()):
+        header["__metadata__"] = {"format": "pt"}
+    data = bytes(position)
+    flaw = draw(
+        st.sampled_from(
+            ["none", "offsets", "shape", "dtype", "metadata", "entry", "trailing", "cut", "length", "json"]
+        )
+    )
+    names = [k for k in header if k != "__metadata__"]
+    hostile_number = st.one_of(
+        st.integers(-(2**70), 2**70),
+        st.sampled_from([10**400, -1, 1.0, 2.5, float("inf"), float("nan"), True, "1", None, [1], {}]),
+    )
+    if flaw == "offsets" and names:
+        entry = header[draw(st.sampled_from(names))]
+        kind = draw(st.sampled_from(["shift", "value", "length", "swap"]))
+        if kind == "shift":
+            side = draw(st.integers(0, 1))
+            entry["data_offsets"][side] += draw(st.integers(-8, 8))
+        elif kind == "value":
+            entry["data_offsets"][draw(st.integers(0, 1))] = draw(hostile_number)
+        elif kind == "length":
+            entry["data_offsets"] = draw(st.lists(st.integers(0, 64), max_size=4))
+        else:
+            entry["data_offsets"].reverse()
+    elif flaw == "shape" and names:
+        entry = header[draw(st.sampled_from(names))]
+        entry["shape"] = draw(st.one_of(st.lists(hostile_number, max_size=3), hostile_number))
+    elif flaw == "dtype" and names:
+        header[draw(st.sampled_from(names))]["dtype"] = draw(st.one_of(st.text(max_size=8), hostile_number))
+    elif flaw == "metadata":
+        header["__metadata__"] = draw(
+            st.one_of(
+                st.dictionaries(st.text(max_size=5), hostile_number, min_size=1, max_size=3),
+                hostile_number,
+                st.just(nested(40, "x")),
+            )
+        )
+    elif flaw == "entry":
+        header[draw(st.text(max_size=8))] = draw(
+            st.one_of(
+                hostile_number,
+                st.dictionaries(st.sampled_from(["dtype", "shape", "data_offsets"]), hostile_number),
+            )
+        )
+    try:
+        raw = json.dumps(header).encode("utf-8")
+    except ValueError:
+        raw = b"{}"
+    if flaw == "json":
+        raw = draw(
+            st.sampled_from(
+                [
+                    b"{" + b"[" * 100_000,
+                    b'{"a": ' * 3000 + b"1" + b"}" * 3000,
+                    b"{\xff\xfe}",
+                    b"[]",
+                    b"{}   ",
+                    b'{"t": NaN}',
+                    b'{"t": Infinity}',
+                    b'{"t": ' + b"9" * 5000 + b"}",
+                    b"",
+                    b"{" + b" " * 7,
+                ]  # fmt: skip
+            )
+        )
+    if draw(st.booleans()):
+        raw += b" " * draw(st.integers(0, 7))  # the format pads the header with spaces to 8 bytes
+    length = len(raw)
+    if flaw == "length":
+        length = draw(
+            st.sampled_from(
+                [
+                    0,
+                    1,
+                    7,
+                    len(raw) - 1,
+                    len(raw) + 1,
+                    len(raw) + len(data),
+                    len(raw) + len(data) + 1,
+                    MAX_HEADER_BYTES - 1,
+                    MAX_HEADER_BYTES,
+                    MAX_HEADER_BYTES + 1,
+                    104_857_600,
+                    2**63,
+                    2**64 - 1,
+                ]  # fmt: skip
+            )
+        )
+        length = max(0, min(length, 2**64 - 1))
+    body = struct.pack("<Q", length) + raw + data
+    if flaw == "trailing":
+        body += draw(st.binary(min_size=1, max_size=16))
+    elif flaw == "cut":
+        body = body[: draw(st.integers(0, max(len(body) - 1, 0)))]
+    return body
+
+
+@FUZZ
+@given(st.one_of(safetensors_files(), safetensors_files(), st.binary(max_size=64)))
+@example(struct.pack("<Q", 2) + b"{}")
+@example(struct.pack("<Q", MAX_HEADER_BYTES + 1) + b"{}")
+def test_safetensors_header(data):
+    _read_file(read_header, "weights.safetensors", data)
+
+
+def test_a_header_length_at_the_limit_in_a_file_that_large_is_read_and_refused_cleanly(tmp_path):
+    """A sparse file: the header length is exactly MAX_HEADER_BYTES, the header all zero bytes."""
+    path = tmp_path / "weights.safetensors"
+    with path.open("wb") as fh:
+        fh.write(struct.pack("<Q", MAX_HEADER_BYTES) + b"{")
+        fh.truncate(8 + MAX_HEADER_BYTES)
+    only_nnpm_errors(read_header, path)
