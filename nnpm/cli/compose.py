@@ -68,7 +68,7 @@ def compose(
         emit_json(report.to_dict())
         return
     if report.after is not None:
-        click.echo(f"accuracy on {report.after.dataset} {report.after.split}: {report.after.value:.4f} "
+        click.echo(f"{report.after.metric} on {report.after.dataset} {report.after.split}: {report.after.value:.4f} "
                    f"({report.after.samples} samples of its classes)")  # fmt: skip
     if report.before is not None:
         from nnpm.composition.workflow import precision_recall_table

@@ -127,15 +127,20 @@ def compose_package(
     if data is not None:
         after = _evaluate_as(composite, manifest, data)
         acc = Accuracy(round(after.value, 6), after.metric, data.name, "test")
-        manifest = replace_accuracy(manifest, acc)
+        manifest = replace_accuracy(manifest, acc, data)
         if replace:
             original = compose(modules, None)
             before = _evaluate_as(original, composite_manifest(name, version, original), data)
     return ComposeReport(write_composite(directory, manifest, composite), directory, after, before)
 
 
-def replace_accuracy(manifest: Manifest, accuracy: Accuracy) -> Manifest:
-    return replace(manifest, metrics=replace(manifest.metrics, accuracy=accuracy))
+def replace_accuracy(manifest: Manifest, accuracy: Accuracy, data=None) -> Manifest:
+    """The manifest with the claim measured on `data` (LabelledData or TextData), and which data that was:
+    a routed translator is measured on its own languages only, not on all its modules' data."""
+    from nnpm.datasets.identity import identify
+
+    source = replace(manifest.source, data=identify(data)) if data is not None else manifest.source
+    return replace(manifest, source=source, metrics=replace(manifest.metrics, accuracy=accuracy))
 
 
 def _evaluate_as(composite, manifest: Manifest, data) -> EvalResult:

@@ -122,6 +122,7 @@ def test_add_a_language_through_the_package_manager(two_models, tmp_path, capsys
     assert again.value == pytest.approx(report.after.value) and again.claimed == pytest.approx(
         report.after.value, abs=1e-6
     )
+    assert again.same_data is True  # measured on its own languages, as its claim was
 
 
 def test_eval_of_a_language_module_reproduces_its_claim(two_models):
