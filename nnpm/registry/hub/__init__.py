@@ -7,6 +7,8 @@ publish. The package is split along its seams:
 - `names`: repo ids, version tags and `hf://` URLs (pure, no network);
 - `http`: how requests are made (offline refusal, retries with backoff, timeouts)
   and how the client's exceptions become typed nnpm errors;
+- `download`: downloads bounded by the declared size and by a deadline derived from it;
+- `secrets`: every token nnpm can know of, redacted from errors and log lines;
 - `registry`: `HubRegistry`, reading and publishing.
 
 Everything public is re-exported here, so `from nnpm.registry.hub import HubRegistry,
@@ -16,6 +18,7 @@ repo_id_for, parse_hub_requirement, set_request_timeout, ...` keeps working.
 
 from __future__ import annotations
 
+from nnpm.registry.hub.download import HubDeadlineError
 from nnpm.registry.hub.http import (
     LOGIN_HINT,
     HubCaller,
@@ -47,6 +50,7 @@ __all__ = [
     "SEPARATOR",
     "TAG_PREFIX",
     "HubCaller",
+    "HubDeadlineError",
     "HubFileNotFoundError",
     "HubRegistry",
     "is_transient",

@@ -16,11 +16,11 @@ makes goes through `HubCaller.call`, which
 
 from __future__ import annotations
 
-import os
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nnpm import config
 from nnpm.errors import (
@@ -32,6 +32,7 @@ from nnpm.errors import (
     RegistryError,
     VersionNotFoundError,
 )
+from nnpm.registry.hub import secrets
 
 T = TypeVar("T")
 
@@ -87,6 +88,25 @@ def status_of(exc: BaseException) -> int | None:
     return None
 
 
+def request_of(exc: BaseException) -> str | None:
+    """`GET http://host/path` of the request behind a client or transport exception (no query string:
+    nothing secret travels there, but nothing useful either), or None when it is not known."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+            request = exc.response.request
+        elif isinstance(exc, _httpx().RequestError):
+            request = exc.request
+        else:
+            return None
+    except RuntimeError:  # an httpx object made without its request
+        return None
+    url = request.url
+    port = f":{url.port}" if url.port else ""
+    return f"{request.method} {url.scheme}://{url.host}{port}{url.path}"
+
+
 def is_transient(exc: BaseException) -> bool:
     """5xx, 408, 429, timeouts and dropped connections: worth retrying."""
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -121,31 +141,59 @@ class HubCaller:
                 where=f"registry {self.registry}",
             )
 
-    def redact(self, text: str) -> str:
-        """`text` with the token replaced by ***: server messages are shown to users and logged."""
-        token = self.token or os.environ.get("HF_TOKEN")
-        return text.replace(token, "***") if token else text
+    def __post_init__(self) -> None:
+        secrets.remember(self.token)
 
-    def call(self, fn: Callable[[], T], *, where: str, what: str, writing: bool = False) -> T:
-        """Run one client call: retry transient failures with backoff, translate the rest into nnpm errors."""
+    def redact(self, text: str) -> str:
+        """`text` with every token nnpm knows of replaced by *** (secrets.py): server text is shown and logged."""
+        return secrets.redact(text, (self.token,))
+
+    def scrub(self, error: NnpmError) -> NnpmError:
+        """`error` with every known token redacted from its message, location and hint, in place."""
+        return secrets.scrub(error, (self.token,))
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        where: str,
+        what: str,
+        writing: bool = False,
+        client_retries: bool = False,
+    ) -> T:
+        """Run one client call: retry transient failures with backoff, translate the rest into nnpm errors.
+
+        `client_retries`: the client already retries this call itself (its paginated listings and
+        commits wait 1 + 2 + 4 + 8 + 8 s on a 5xx), so nnpm makes one attempt: retrying on top
+        would multiply the waits (5 x 23 s). Every error leaves with the tokens redacted.
+        """
         self.ensure_online(what)
+        secrets.install_log_filter()
         delay = self.backoff
-        for attempt in range(self.retries + 1):
+        attempts = 1 if client_retries else self.retries + 1
+        for attempt in range(attempts):
             try:
                 return fn()
-            except NnpmError:
-                raise
+            except NnpmError as exc:
+                raise self.scrub(exc) from None
             except Exception as exc:
-                if is_transient(exc) and attempt < self.retries:
+                if is_transient(exc) and attempt + 1 < attempts:
                     time.sleep(delay)
                     delay *= 2
                     continue
-                raise self.translate(
-                    exc, where=where, what=what, writing=writing, attempts=attempt + 1
-                ) from None
+                error = self.translate(
+                    exc,
+                    where=where,
+                    what=what,
+                    writing=writing,
+                    attempts=None if client_retries else attempt + 1,
+                )
+                raise self.scrub(error) from None
         raise AssertionError("unreachable")
 
-    def translate(self, exc: Exception, *, where: str, what: str, writing: bool, attempts: int) -> NnpmError:
+    def translate(
+        self, exc: Exception, *, where: str, what: str, writing: bool, attempts: int | None
+    ) -> NnpmError:
         """The nnpm error for a client exception that retrying did not cure (or cannot cure)."""
         for rule in (self._mode_error, self._auth_error, self._missing_error):
             error = rule(exc, where=where, what=what, writing=writing)
@@ -212,20 +260,42 @@ class HubCaller:
             return HubFileNotFoundError(f"cannot {what}: the file is missing from the repo", where=where)
         return None
 
-    def _other_error(self, exc: Exception, *, where: str, what: str, attempts: int) -> NnpmError:
-        """Retries ran out, or the Hub answered something nnpm has no better word for."""
+    def _other_error(self, exc: Exception, *, where: str, what: str, attempts: int | None) -> NnpmError:
+        """Retries ran out, or the Hub answered something nnpm has no better word for; both name the URL."""
         status = status_of(exc)
+        url = request_of(exc)
+        at = f", at {url}" if url else ""
         if is_transient(exc):
             cause = f"HTTP {status}" if status else type(exc).__name__
-            plural = "s" if attempts > 1 else ""
+            tries = (
+                "the client's retries" if attempts is None else f"{attempts} attempt{'s' * (attempts > 1)}"
+            )
             return RegistryError(
-                f"cannot {what}: the Hub did not answer ({cause}) after {attempts} attempt{plural}",
+                f"cannot {what}: the Hub did not answer ({cause}) after {tries}{at}",
                 where=where,
                 hint="the Hub may be down or unreachable; try again later, or use --offline to install from the store",
             )
         if status is not None:
             server_says = self._server_says(exc)
             detail = f": {server_says}" if server_says else ""
-            return RegistryError(f"cannot {what}: the Hub answered HTTP {status}{detail}", where=where)
+            return RegistryError(f"cannot {what}: the Hub answered HTTP {status}{detail}{at}", where=where)
         text = self.redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
         return RegistryError(f"cannot {what}: {text}", where=where)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def redacting(method: F) -> F:
+    """Every nnpm error leaving `method` has every known token redacted (the server may have echoed one
+    into a manifest, a path or a message that nnpm repeats)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except NnpmError as exc:
+            self.http.scrub(exc)
+            raise
+
+    return wrapper  # type: ignore[return-value]

@@ -74,8 +74,9 @@ class Publisher:
             lambda: api.list_repo_files(repo_id, revision=head or "main"),
             where=where,
             what="list the repo's files",
+            client_retries=True,
         )
-        operations = self.operations(package_dir, manifest, data, set(present))
+        operations = self.operations(package_dir, manifest, data, {self.listed(p, where) for p in present})
         commit = self.http.call(
             lambda: api.create_commit(
                 repo_id,
@@ -87,8 +88,23 @@ class Publisher:
             where=where,
             what=f"commit {manifest.id}",
             writing=True,
+            client_retries=True,
         )
         return commit.oid
+
+    @staticmethod
+    def listed(path: object, where: str) -> str:
+        """A path from the repo's file listing, refused when it could point outside the repo: absolute,
+        with a `..` or `.` segment, a backslash, or not a string. A server that lists such a path is broken
+        or hostile; nothing has been committed yet when this refuses."""
+        parts = path.split("/") if isinstance(path, str) else []
+        if not parts or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+            raise RegistryError(
+                f"the Hub's file listing holds an unsafe path {path!r}; nothing was published",
+                where=where,
+                hint="the server is broken or hostile: check the registry's endpoint with `nnpm registry list`",
+            )
+        return path
 
     def operations(self, package_dir: Path, manifest: Manifest, data: bytes, present: set[str]) -> list[Any]:
         """Add nnpm.toml, every listed file and the card; delete what an older version left behind.

@@ -21,6 +21,7 @@ login (`hf auth login`); they never appear in messages. Every request goes throu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -33,17 +34,20 @@ from packaging.version import Version
 from nnpm.errors import (
     ConfigError,
     IntegrityError,
+    InvalidInputError,
     ManifestError,
     NnpmError,
     PackageNotFoundError,
 )
-from nnpm.fsutil import hash_file
+from nnpm.fsutil import writing
 from nnpm.package.card import render_card
+from nnpm.package.files import MAX_MANIFEST_BYTES
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.progress import Progress
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
-from nnpm.registry.hub.http import HubCaller, HubFileNotFoundError
+from nnpm.registry.hub.download import MIN_RATE, Deadline, FileSink, MemorySink, Sink, fetch
+from nnpm.registry.hub.http import HubCaller, HubFileNotFoundError, redacting
 from nnpm.registry.hub.names import (
     NNPM_TAG,
     SCHEME,
@@ -57,9 +61,6 @@ from nnpm.registry.search import select
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
-
-#: files a publish never deletes from the repo although the package does not list them
-_HUB_OWNED = frozenset({".gitattributes"})
 
 
 class HubRegistry(Registry):
@@ -78,11 +79,15 @@ class HubRegistry(Registry):
         retries: int = 4,
         backoff: float = 0.5,
         offline: bool | None = None,
+        download_timeout: float | None = None,
+        min_rate: float = MIN_RATE,
     ) -> None:
         """`endpoint` defaults to HF_ENDPOINT / huggingface.co; `token` to HF_TOKEN or the saved login.
 
         `retries` is how many extra attempts a 5xx or a timeout gets, waiting `backoff`
-        seconds, then twice that, and so on.
+        seconds, then twice that, and so on. A file download must be done within
+        `download_timeout + size / min_rate` seconds (download.py); `download_timeout`
+        defaults to NNPM_HUB_TIMEOUT, else 30 s, read at each download.
         """
         super().__init__(name, url)
         self.namespace, repo = parse_hub_url(url)
@@ -96,6 +101,10 @@ class HubRegistry(Registry):
         self.http = HubCaller(
             name, url, self.namespace, token=token, retries=max(0, retries), backoff=backoff, offline=offline
         )
+        self.download_timeout = download_timeout
+        self.min_rate = min_rate
+        #: (hf://repo@tag, error) for each broken tag the last search met
+        self.broken: list[tuple[str, NnpmError]] = []
         self._api_instance: HfApi | None = None
         self._manifests: dict[tuple[str, str], bytes] = {}
         self._cache_lock = threading.Lock()
@@ -143,43 +152,65 @@ class HubRegistry(Registry):
             )
         return self._api_instance
 
-    def _download(self, repo_id: str, filename: str, revision: str, directory: Path) -> Path:
-        """Download one file at `revision` into `directory` (a fresh temp dir), retrying transient errors."""
-        from huggingface_hub import hf_hub_download
+    def _download(
+        self, repo_id: str, filename: str, revision: str, sink: Sink, *, limit: int, too_large, declared=True
+    ) -> int:
+        """Stream one file at `revision` into `sink`: at most `limit` bytes, within the deadline its size
+        allows (download.py); transient errors are retried while the deadline allows."""
+        from huggingface_hub import hf_hub_url
+        from huggingface_hub.utils import build_hf_headers
 
-        def run() -> Path:
-            return Path(
-                hf_hub_download(
-                    repo_id,
-                    filename,
-                    revision=revision,
-                    local_dir=directory,
-                    endpoint=self._api.endpoint,
-                    token=self.http.token,
-                    library_name="nnpm",
-                )
-            )
+        from nnpm._version import __version__ as nnpm_version
 
-        return self.http.call(
-            run, where=f"{SCHEME}{repo_id}@{revision}/{filename}", what=f"download {filename}"
+        url = hf_hub_url(repo_id, filename, revision=revision, endpoint=self._api.endpoint)
+        headers = build_hf_headers(token=self.http.token, library_name="nnpm", library_version=nnpm_version)
+        deadline = Deadline.for_size(limit, base=self.download_timeout, min_rate=self.min_rate)
+        where = f"{SCHEME}{repo_id}@{revision}/{filename}"
+        return fetch(
+            self.http,
+            url,
+            headers,
+            sink,
+            limit=limit,
+            deadline=deadline,
+            too_large=too_large,
+            what=f"download {filename}",
+            where=where,
+            declared=declared,
         )
 
     def _manifest_bytes(self, name: PackageName, revision: str, label: str) -> bytes:
-        """nnpm.toml at `revision`; cached when the revision is a commit sha, whose content never changes."""
+        """nnpm.toml at `revision` (at most MAX_MANIFEST_BYTES); cached when the revision is a commit sha."""
         repo_id = self.repo_id(name)
         with self._cache_lock:
             cached = self._manifests.get((repo_id, revision))
         if cached is not None:
             return cached
-        with tempfile.TemporaryDirectory(prefix="nnpm-hub-") as tmp:
-            try:
-                data = self._download(repo_id, MANIFEST_NAME, revision, Path(tmp)).read_bytes()
-            except HubFileNotFoundError:
-                raise ManifestError(
-                    f"{SCHEME}{repo_id} is not an nnpm package: no {MANIFEST_NAME} at {label}",
-                    where=f"registry {self.name}",
-                    hint="publish it with `nnpm publish DIR --registry NAME`, or install a different repo",
-                ) from None
+        where = f"{SCHEME}{repo_id}@{label}/{MANIFEST_NAME}"
+        too_large = lambda received: ManifestError(  # noqa: E731
+            f"the Hub sent more than {MAX_MANIFEST_BYTES} bytes for {MANIFEST_NAME}, the most a manifest may "
+            "hold; the download was stopped there",
+            where=where,
+            hint="the repo or the server is broken; tell the repo's owner, or install a different version",
+        )
+        sink = MemorySink()
+        try:
+            self._download(
+                repo_id,
+                MANIFEST_NAME,
+                revision,
+                sink,
+                limit=MAX_MANIFEST_BYTES,
+                too_large=too_large,
+                declared=False,
+            )
+        except HubFileNotFoundError:
+            raise ManifestError(
+                f"{SCHEME}{repo_id} is not an nnpm package: no {MANIFEST_NAME} at {label}",
+                where=f"registry {self.name}",
+                hint="publish it with `nnpm publish DIR --registry NAME`, or install a different repo",
+            ) from None
+        data = bytes(sink.data)
         if len(revision) == 40:
             with self._cache_lock:
                 self._manifests[(repo_id, revision)] = data
@@ -194,6 +225,7 @@ class HubRegistry(Registry):
 
     # --- reading -------------------------------------------------------------------------------
 
+    @redacting
     def versions(self, name: PackageName) -> list[VersionInfo]:
         """Every `v<version>` tag of the package's repo with the manifest behind it; [] for no repo."""
         return [self._read(name, version, tag, sha) for version, tag, sha in self._version_tags(name)]
@@ -228,12 +260,14 @@ class HubRegistry(Registry):
             )
         return VersionInfo.of(manifest, sha256_bytes(data), revision=revision)
 
+    @redacting
     def package_names(self) -> list[str]:
         """Every package in the namespace (repos tagged nnpm and named like one); one listing, no manifests."""
         models = self.http.call(
             lambda: list(self._api.list_models(author=self.namespace, filter=NNPM_TAG)),
             where=self.url,
             what="list packages",
+            client_retries=True,
         )
         names = []
         for model in models:
@@ -243,23 +277,49 @@ class HubRegistry(Registry):
                 continue  # tagged nnpm but not named like a package: not ours to list
         return sorted(set(names))
 
+    @redacting
     def search(self, query: str = "") -> list[VersionInfo]:
-        """The latest version of each package matching `query` (nnpm.registry.search); reads newest manifests."""
-        latest = []
+        """The latest readable version of each package matching `query` (nnpm.registry.search).
+
+        Reads the newest manifest only; when that tag is broken (no nnpm.toml, a malformed or
+        oversized one, a tag/manifest mismatch) the next older tag is read instead and its
+        description starts with "[tag v1.1.0 is broken: ...]", so that the listing says so. Every
+        broken tag met is kept in `self.broken` as (`hf://repo@tag`, error), reset by each search;
+        a package none of whose tags reads is left out of the result but kept there too.
+        """
+        latest: list[VersionInfo] = []
+        notes: dict[PackageName, str] = {}
+        self.broken = []
         for text in self.package_names():
             name = PackageName.parse(text)
-            tags = self._version_tags(name)
-            if not tags:
-                continue
+            found, broken = self._newest_readable(name)
+            self.broken += [(f"{self.repo_url(name)}@{tag}", error) for tag, error in broken]
+            if found is not None:
+                latest.append(found)
+            if found is not None and broken:
+                notes[name] = f"[tag {broken[0][0]} is broken: {' '.join(broken[0][1].what.split())}]"
+        # the query matches what the package says, not the note, which is added after
+        return [
+            dataclasses.replace(i, description=f"{notes[i.name]} {i.description}".strip())
+            if i.name in notes
+            else i
+            for i in select(query, latest)
+        ]
+
+    def _newest_readable(self, name: PackageName) -> tuple[VersionInfo | None, list[tuple[str, NnpmError]]]:
+        """The newest version whose manifest reads, and (tag, error) for each newer tag that did not."""
+        broken: list[tuple[str, NnpmError]] = []
+        for version, tag, sha in reversed(self._version_tags(name)):
             try:
-                latest.append(self._read(name, *tags[-1]))  # only the newest manifest is read
-            except ManifestError:
-                continue  # a broken repo should not hide the others
-        return select(query, latest)
+                return self._read(name, version, tag, sha), broken
+            except InvalidInputError as exc:  # ManifestError, and the name/version errors of a bad manifest
+                broken.append((tag, self.http.scrub(exc)))
+        return None, broken
 
     def _revision(self, info: VersionInfo) -> str:
         return info.revision or tag_for(info.version)
 
+    @redacting
     def fetch_manifest(self, info: VersionInfo) -> bytes:
         """nnpm.toml at the pinned commit (info.revision) or else at the version's tag; checked against info.sha256."""
         revision = self._revision(info)
@@ -273,6 +333,7 @@ class HubRegistry(Registry):
             )
         return data
 
+    @redacting
     def fetch_file(
         self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
     ) -> None:
@@ -281,19 +342,35 @@ class HubRegistry(Registry):
         A file the repo lacks raises HubFileNotFoundError (exit code 4).
         """
         revision = self._revision(info)
+        where = f"{self.repo_url(info.name)}@{revision}/{path}"
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".nnpm-hub-", dir=dest.parent))
+        with writing(dest.parent):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".nnpm-hub-", dir=dest.parent))
+        part = tmp / "download"
+
+        def too_large(received: int) -> NnpmError:
+            return IntegrityError(
+                f"the Hub sent more than the {entry.size} bytes nnpm.toml declares for {path} "
+                f"({received} or more); the download was stopped there and nothing was written",
+                where=where,
+                hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
+            )
+
         try:
-            downloaded = self._download(self.repo_id(info.name), path, revision, tmp)
-            digest, size = hash_file(downloaded)
+            with writing(dest.parent), open(part, "wb") as out:
+                sink = FileSink(out, str(dest.parent))
+                size = self._download(
+                    self.repo_id(info.name), path, revision, sink, limit=entry.size, too_large=too_large
+                )
+            digest = sink.hasher.hexdigest()
             if digest != entry.sha256 or size != entry.size:
                 raise IntegrityError(
                     f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
-                    where=f"{self.repo_url(info.name)}@{revision}/{path}",
+                    where=where,
                     hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
                 )
-            os.replace(downloaded, dest)
+            os.replace(part, dest)
             if progress:
                 progress.advance(size)
         finally:
@@ -306,6 +383,7 @@ class HubRegistry(Registry):
         base = self.repo_id(PackageName.parse(manifest.source.model)) if manifest.source.model else None
         return render_card(manifest, base_model_repo=base)
 
+    @redacting
     def publish(
         self, package_dir: Path, manifest: Manifest | None = None, progress: Progress | None = None
     ) -> PublishResult:
