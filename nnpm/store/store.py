@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,6 +150,8 @@ class Store:
         """Install one exact package version (caller holds `locked()`). Returns the installed record."""
         reporter = reporter or NULL
         current = self.get(info.name, info.version)
+        if current is not None and current.sha256 != info.sha256 and not force:
+            raise digest_conflict(info, registry.name, current)
         same = current is not None and current.sha256 == info.sha256 and not force
         if same and not self.check(current):  # re-hashed, as pip's hash-checking mode; else repaired
             reporter.note("installed", package=f"{info.name}=={info.version}", reused=True)
@@ -158,6 +161,7 @@ class Store:
             with writing(self.root):
                 staging.mkdir(parents=True)
                 self._stage(info, registry, staging, reporter)
+                _crash_point("staged", info.name)
                 target = self.package_dir(info.name, info.version)
                 self._swap_in(staging, target)
         except BaseException:
@@ -206,6 +210,7 @@ class Store:
         if not blob.exists():
             part = staging / f".{uuid.uuid4().hex}.part"
             registry.fetch_file(info, rel, entry, part, progress=reporter)
+            _crash_point("fetched", info.name)
             digest, size = hash_file(part)
             if digest != entry.sha256 or size != entry.size:
                 raise IntegrityError(
@@ -230,6 +235,7 @@ class Store:
             _move(staging, target)
             return
         if exchange_paths(staging, target):
+            _crash_point("exchanged", "/".join(target.parts[-3:-1]))
             shutil.rmtree(staging, ignore_errors=True)  # the old install, now under tmp/
             return
         token = uuid.uuid4().hex
@@ -277,6 +283,7 @@ class Store:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         for path in [p.path for p in removed] + broken:
             path.rename(self.root / "tmp" / f"rm-{uuid.uuid4().hex}")
+        _crash_point("removed", name)
         self.collect_garbage()
         return removed
 
@@ -306,6 +313,28 @@ class Store:
         """What is wrong with one installed package ([] when nothing): its manifest against its
         record's digest, every listed file re-hashed, and nothing else in its folder."""
         return check_folder(pkg)
+
+
+def digest_conflict(info: VersionInfo, registry: str, current: InstalledPackage) -> IntegrityError:
+    """One name and version, one digest: `info` (from `registry`) would silently replace an installed
+    copy with another digest, which breaks what was built on it (a pinned composite, a lock)."""
+    spec = f"{info.name}=={info.version}"
+    return IntegrityError(
+        f"{spec} from registry {registry} has sha256 {info.sha256}, but the installed copy "
+        f"(from registry {current.registry}) has sha256 {current.sha256}",
+        where=spec,
+        hint=f"a name and version has one digest: install it from registry {current.registry} "
+        f"(--registry {current.registry}), or replace the installed copy with "
+        f"`nnpm install --force '{spec}' --registry {registry}`",
+    )
+
+
+def _crash_point(point: str, package: object) -> None:
+    """Tests only: SIGKILL this process when NNPM_TEST_CRASH_AT is `point` or `point:namespace/name`.
+    Points: fetched (a file downloaded, not hashed), staged (a checked copy in tmp/), exchanged (a
+    replacement swapped in, the old copy in tmp/), removed (uninstalled folders in tmp/, blobs kept)."""
+    if os.environ.get("NNPM_TEST_CRASH_AT") in (point, f"{point}:{package}"):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _move(source: Path, dest: Path) -> None:

@@ -141,6 +141,93 @@ def test_an_install_killed_midway_leaves_the_store_as_it_was(tmp_path, nnpm_home
     assert not tmp.exists() or not any(tmp.iterdir())
 
 
+# --- killed at the store's named crash points (NNPM_TEST_CRASH_AT), in the real CLI ---------------
+
+
+def _crash_cli_at(point: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `nnpm ARGS` with NNPM_TEST_CRASH_AT=point: the store SIGKILLs the process right there."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NNPM_TEST_CRASH_AT": point}
+    code = "import sys; from nnpm.cli import main; main(sys.argv[1:])"
+    command = [sys.executable, "-c", code, "-q", *args]
+    proc = subprocess.run(command, env=env, cwd=cwd, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, f"never reached {point}: {proc.stderr.decode()[-2000:]}"
+    return proc
+
+
+def _store_files(nnpm_home: Path) -> tuple[list[str], list[str]]:
+    """(what is in the store's tmp/, the blobs), as names."""
+    store = nnpm_home / "store"
+    tmp = sorted(p.name for p in (store / "tmp").iterdir()) if (store / "tmp").is_dir() else []
+    return tmp, sorted(p.name for p in (store / "blobs").glob("sha256/*/*"))
+
+
+@pytest.mark.parametrize("point", ["fetched:digits/k1", "staged:digits/k1"])
+def test_an_install_killed_at_a_named_point_leaves_what_had_finished(tmp_path, nnpm_home, point):
+    names = [f"digits/k{i}" for i in range(3)]
+    for i, name in enumerate(names):
+        publish(tmp_path, name, "1.0.0", seed=i)
+    _crash_cli_at(point, "install", "--no-save", *names, cwd=tmp_path)
+    store = Store()
+    # installs go in name order: k0 finished, k1 died at the point, k2 never began
+    assert [str(p.name) for p in store.installed()] == ["digits/k0"]
+    assert store.corrupt_records() == [] and api.verify() == []
+    tmp, blobs = _store_files(nnpm_home)
+    (staging,) = tmp  # exactly one half-done install is left, with what the point says
+    staged = {p.name for p in (nnpm_home / "store" / "tmp" / staging).iterdir()}
+    if point.startswith("fetched"):
+        assert len(staged) == 1 and next(iter(staged)).endswith(".part")
+    else:
+        assert {RECORD_NAME, "nnpm.toml", "weights.safetensors"} <= staged
+    k0 = store.get(PackageName.parse("digits/k0"), "1.0.0")
+    assert {e.sha256 for e in k0.manifest.files.values()} <= set(blobs)  # and k1's, if it stored any
+    api.install(names, project=False)  # the next writer sweeps tmp/ and finishes the job
+    assert [str(p.name) for p in Store().installed()] == names and api.verify() == []
+    tmp, blobs = _store_files(nnpm_home)
+    assert tmp == []
+    linked = {e.sha256 for p in Store().installed() for e in p.manifest.files.values()}
+    assert set(blobs) == linked
+
+
+def test_an_uninstall_killed_before_collecting_blobs_is_done_and_the_next_writer_collects(
+    tmp_path, nnpm_home
+):
+    publish(tmp_path, "digits/keep", "1.0.0")
+    publish(tmp_path, "digits/gone", "1.0.0", seed=1)
+    api.install(["digits/keep", "digits/gone"], project=False)
+    keep = Store().get(PackageName.parse("digits/keep"), "1.0.0")
+    _crash_cli_at("removed:digits/gone", "uninstall", "digits/gone", cwd=tmp_path)
+    store = Store()
+    assert [str(p.name) for p in store.installed()] == ["digits/keep"]  # the rename was the commit
+    assert store.corrupt_records() == [] and api.verify() == []
+    tmp, blobs = _store_files(nnpm_home)
+    assert len(tmp) == 1 and tmp[0].startswith("rm-")  # the removed folder, still linking its blobs
+    kept = {e.sha256 for e in keep.manifest.files.values()}
+    assert kept < set(blobs)
+    with store.locked():  # the next writer, whatever it does, sweeps tmp/ and collects the blobs
+        pass
+    assert _store_files(nnpm_home) == ([], sorted(kept))
+
+
+def test_a_forced_reinstall_killed_after_the_exchange_keeps_the_new_copy(tmp_path, nnpm_home):
+    if not _exchange_works(tmp_path):
+        pytest.skip("this system has no atomic exchange of two folders (renameat2)")
+    publish(tmp_path, "digits/mlp", "1.0.0")
+    (before,) = api.install(["digits/mlp"], project=False).packages
+    weights = before.path / "weights.safetensors"
+    os.chmod(weights, 0o644)
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")  # the old copy is damaged
+    _crash_cli_at("exchanged:digits/mlp", "install", "--no-save", "--force", "digits/mlp", cwd=tmp_path)
+    after = Store().get(PackageName.parse("digits/mlp"), "1.0.0")
+    assert after is not None and after.sha256 == before.sha256
+    assert api.verify() == []  # the repaired copy is in place; the damaged one waits in tmp/
+    (old,) = _store_files(nnpm_home)[0]
+    entry = after.manifest.files["weights.safetensors"]
+    assert hash_file(nnpm_home / "store" / "tmp" / old / "weights.safetensors")[0] != entry.sha256
+    with Store().locked():  # the next writer removes it
+        pass
+    assert _store_files(nnpm_home)[0] == [] and api.verify() == []
+
+
 # --- replacing an installed package (--force) --------------------------------------------------
 
 
