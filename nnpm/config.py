@@ -17,7 +17,8 @@ ENVIRONMENT = {
     "NNPM_REGISTRY": "name of the registry used when --registry is not given",
     "NNPM_OFFLINE": "1 = never touch the network (HF_HUB_OFFLINE=1 does the same)",
     "NNPM_LOCK_TIMEOUT": "seconds to wait for another nnpm process's store lock (default 600)",
-    "NNPM_HUB_TIMEOUT": "seconds before a Hub API request times out (the CLI sets 30; unset: the client's default)",
+    "NNPM_HUB_TIMEOUT": "seconds before a Hub API request times out, and the base of each download's deadline "
+    "(plus its size at 64 KiB/s; the CLI sets 30; unset: the client's default)",
 }
 
 
