@@ -178,7 +178,10 @@ class Client:
         return [self.publish(d, registry=registry) for d in dependency_order([Path(d) for d in directories])]
 
     def pack(self, directory: Path | str, *, hub_namespace: str | None = None) -> Manifest:
-        """Render the card, hash every file into the manifest and check the weights."""
+        """Render the card, hash every file into the manifest and check the weights.
+
+        A name and version already installed, or published to a local registry, with another
+        digest is refused before anything is written: bump the version (docs/package-format.md)."""
         from nnpm.package.pack import pack
 
         base_model = None
@@ -192,7 +195,23 @@ class Client:
             from nnpm.registry.hub import repo_id_for
 
             base_model = repo_id_for(hub_namespace, Requirement.parse(manifest.source.model).name)
-        return pack(Path(directory), base_model_repo=base_model)
+        published = self.local_digests(manifest.name, manifest.version)
+        return pack(Path(directory), base_model_repo=base_model, published=published)
+
+    def local_digests(self, name, version) -> dict[str, str]:
+        """Where this name and version already has a digest, without the network: the store and the
+        local (folder) registries, as place ("installed in the store", "registry NAME") -> sha256."""
+        found = {}
+        installed = self.store.get(name, version)
+        if installed is not None:
+            found["installed in the store"] = installed.sha256
+        for reg in self.registries():
+            if reg.scheme != "file":
+                continue
+            for info in reg.versions(name):
+                if info.version == version:
+                    found[f"registry {reg.name}"] = info.sha256
+        return found
 
     def search(self, query: str = "", *, registry: str | None = None) -> list[VersionInfo]:
         return self.registry(registry).search(query)

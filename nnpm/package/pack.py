@@ -9,41 +9,69 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from nnpm.errors import IntegrityError, ManifestError
-from nnpm.fsutil import atomic_write_text, hash_regular_file, kind_of, scan_tree
+from nnpm.errors import ImmutableVersionError, IntegrityError, ManifestError
+from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_regular_file, kind_of, scan_tree
 from nnpm.package import families
 from nnpm.package.card import render_card
-from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest
+from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.weights import check_shapes, read_header
 
 WEIGHTS_SUFFIX = ".safetensors"
 
 
-def pack(directory: Path, *, base_model_repo: str | None = None) -> Manifest:
+def pack(
+    directory: Path,
+    *,
+    base_model_repo: str | None = None,
+    published: Mapping[str, str] | None = None,
+) -> Manifest:
     """Render README.md, hash every file into [files], check the weights; rewrite nnpm.toml atomically.
 
     With `base_model_repo`, the card names the source model's Hub repo as `base_model`, so a
     module published there links to its model. The card is fixed at pack time because it is
     one of the hashed files: the package digest is the same in every registry.
+
+    `published` maps places (``registry local``, ``the store``) to the digest this name and
+    version already has there. Packing it into another digest is refused before anything is
+    written (ImmutableVersionError: bump the version), so one name and version keeps one digest.
     """
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
     package_files(directory)  # a link or a FIFO is refused before anything is written
     check_composite_modules(manifest, where=str(directory / MANIFEST_NAME))
-    atomic_write_text(directory / CARD_NAME, render_card(manifest, base_model_repo=base_model_repo))
+    card = render_card(manifest, base_model_repo=base_model_repo).encode("utf-8")
     files = {
         rel: FileEntry(*hash_regular_file(directory / rel))
         for rel in package_files(directory)
-        if rel != MANIFEST_NAME
+        if rel not in (MANIFEST_NAME, CARD_NAME)
     }
+    files[CARD_NAME] = FileEntry(sha256_bytes(card), len(card))
     packed = manifest.with_files(files, where=str(directory))
     check_weights(directory, packed)
+    refuse_second_digest(packed, published or {}, where=str(directory / MANIFEST_NAME))
+    atomic_write_bytes(directory / CARD_NAME, card)
     atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
     return packed
+
+
+def refuse_second_digest(manifest: Manifest, published: Mapping[str, str], *, where: str) -> None:
+    """One name and version, one digest: refuse `manifest` when that name and version already has
+    another digest somewhere (`published`: place -> digest)."""
+    digest = manifest.digest()
+    others = {place: d for place, d in published.items() if d != digest}
+    if not others:
+        return
+    place, other = next(iter(others.items()))
+    raise ImmutableVersionError(
+        f"{manifest.id} already has sha256 {other} ({place}); packing it again would give sha256 {digest}",
+        where=where,
+        hint="one name and version has one digest in every registry: bump package.version in nnpm.toml "
+        "and pack again (nothing was written)",
+    )
 
 
 def check_package(directory: Path) -> Manifest:

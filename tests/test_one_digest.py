@@ -1,0 +1,86 @@
+"""One name and version, one digest, everywhere (issue 16, "Integrity").
+
+1. Re-packing a published (or installed) name and version into another digest is refused, so
+   `nnpm pack --hub-namespace` cannot give `x==1.0.0` a second digest; a package packed for the
+   Hub before its first publish has that one digest in every registry.
+2. Installing a name and version whose digest differs from the installed or locked one is refused,
+   naming both digests; `--force` replaces it explicitly.
+3. `publish_all` checks every package before publishing any, and a rerun after a failure half way
+   completes the set (what is already published identically is `created=False`).
+
+docs/bad-input.md ("One digest") lists each case with its message and exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from nnpm import api
+from nnpm.errors import ImmutableVersionError
+from nnpm.package.manifest import MANIFEST_NAME, Manifest
+from nnpm.package.pack import pack
+from nnpm.registry import config as registry_config
+from tests.factories import make_package, run_cli
+
+
+def make_module(root: Path, name: str = "test/mlp-module", version: str = "1.0.0", **kwargs) -> Path:
+    """A packed package whose source is the model test/mlp==1.0.0 (so --hub-namespace applies)."""
+    directory = make_package(root, name, version, **kwargs)
+    manifest = Manifest.read(directory / MANIFEST_NAME)
+    source = replace(manifest.source, model="test/mlp", version="1.0.0")
+    (directory / MANIFEST_NAME).write_text(replace(manifest, source=source).to_toml())
+    pack(directory)
+    return directory
+
+
+def _bytes(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+# --- 1. a digest does not depend on where a package is published ---------------------------------
+
+
+def test_packing_a_published_version_for_the_hub_is_refused_and_writes_nothing(tmp_path, capsys):
+    package = make_module(tmp_path)
+    first = api.publish(package)
+    before = _bytes(package)
+    with pytest.raises(ImmutableVersionError) as err:
+        api.pack(package, hub_namespace="my-org")
+    line = err.value.one_line()
+    assert first.sha256 in line and "registry local" in line and "bump package.version" in line
+    assert _bytes(package) == before  # neither the card nor nnpm.toml changed
+    code, out, err_text = run_cli(capsys, "pack", str(package), "--hub-namespace", "my-org")
+    assert code == 1 and out == "" and len(err_text.strip().splitlines()) == 1
+    assert "already has sha256" in err_text and "(hint: " in err_text
+
+
+def test_packing_an_installed_version_into_another_digest_is_refused(tmp_path):
+    package = make_module(tmp_path)
+    api.publish(package)
+    api.install(["test/mlp-module==1.0.0"], project=False)
+    registry_config.add_registry("elsewhere", str(tmp_path / "elsewhere"))
+    (tmp_path / "nnpm-home" / "registry").rename(tmp_path / "gone")  # only the store remembers it
+    with pytest.raises(ImmutableVersionError, match="installed in the store"):
+        api.pack(package, hub_namespace="my-org")
+
+
+def test_packing_the_same_content_again_is_allowed_and_a_new_version_may_change_the_card(tmp_path):
+    package = make_module(tmp_path)
+    published = api.publish(package)
+    assert api.pack(package).digest() == published.sha256  # re-packing unchanged content is a no-op
+    text = (package / MANIFEST_NAME).read_text().replace('version = "1.0.0"', 'version = "1.1.0"', 1)
+    (package / MANIFEST_NAME).write_text(text)
+    bumped = api.pack(package, hub_namespace="my-org")
+    assert "base_model: my-org/test__mlp" in (package / "README.md").read_text()
+    assert str(bumped.version) == "1.1.0" and bumped.digest() != published.sha256
+
+
+def test_a_package_packed_for_the_hub_has_one_digest_in_every_registry(tmp_path):
+    package = make_module(tmp_path)
+    packed = api.pack(package, hub_namespace="my-org")  # before its first publish: allowed
+    registry_config.add_registry("team", str(tmp_path / "team"))
+    here, there = api.publish(package), api.publish(package, registry="team")
+    assert here.sha256 == there.sha256 == packed.digest()
