@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from nnpm import api
-from nnpm.errors import ImmutableVersionError
+from nnpm.errors import ImmutableVersionError, IntegrityError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.pack import pack
 from nnpm.registry import config as registry_config
@@ -84,3 +84,47 @@ def test_a_package_packed_for_the_hub_has_one_digest_in_every_registry(tmp_path)
     registry_config.add_registry("team", str(tmp_path / "team"))
     here, there = api.publish(package), api.publish(package, registry="team")
     assert here.sha256 == there.sha256 == packed.digest()
+
+
+# --- 2. installing never swaps one digest for another silently ----------------------------------
+
+
+@pytest.fixture
+def two_registries(tmp_path):
+    """Registries a and b, each a local folder holding test/mlp==1.0.0 with different bytes."""
+    digests = {}
+    for name, seed in (("a", 0), ("b", 1)):
+        registry_config.add_registry(name, str(tmp_path / f"registry-{name}"))
+        digests[name] = api.publish(make_package(tmp_path / name, seed=seed), registry=name).sha256
+    assert digests["a"] != digests["b"]
+    return digests
+
+
+def test_installing_another_digest_over_an_installed_copy_is_refused(two_registries, capsys):
+    a, b = two_registries["a"], two_registries["b"]
+    api.install(["test/mlp==1.0.0"], registry="a", project=False)
+    with pytest.raises(IntegrityError) as err:
+        api.install(["test/mlp==1.0.0"], registry="b", project=False)
+    line = err.value.one_line()
+    assert a in line and b in line and "--registry a" in line and "--force" in line
+    assert api.list_installed()[0].sha256 == a  # nothing was swapped
+    code, _, err_text = run_cli(capsys, "install", "test/mlp==1.0.0", "--registry", "b", "--no-save")
+    assert code == 3 and len(err_text.strip().splitlines()) == 1 and a in err_text and b in err_text
+    code, _, _ = run_cli(capsys, "install", "test/mlp==1.0.0", "--registry", "b", "--no-save", "--force")
+    assert code == 0 and api.list_installed()[0].sha256 == b  # --force is the explicit way
+
+
+def test_installing_another_digest_than_the_locked_one_is_refused(two_registries, workdir, capsys):
+    a, b = two_registries["a"], two_registries["b"]
+    assert run_cli(capsys, "init")[0] == 0
+    assert run_cli(capsys, "install", "test/mlp==1.0.0", "--registry", "a")[0] == 0
+    lock = (workdir / "nnpm.lock").read_text()
+    # another digest lands in the store outside the project, explicitly
+    assert run_cli(capsys, "install", "test/mlp==1.0.0", "-r", "b", "--no-save", "--force")[0] == 0
+    code, _, err_text = run_cli(capsys, "install", "--frozen")  # the lock says a, the store holds b
+    assert code == 3 and "nnpm.lock pins test/mlp==1.0.0 to sha256 " + a in err_text and b in err_text
+    code, _, err_text = run_cli(capsys, "install", "test/mlp==1.0.0", "--registry", "b")
+    assert code == 3 and f"but nnpm.lock pins sha256 {a}" in err_text and b in err_text
+    assert (workdir / "nnpm.lock").read_text() == lock and api.list_installed()[0].sha256 == b
+    assert run_cli(capsys, "install", "--frozen", "--force")[0] == 0
+    assert api.list_installed()[0].sha256 == a

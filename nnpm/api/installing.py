@@ -77,14 +77,16 @@ def _install_project(client, proj, registry, frozen, force, prereleases, reporte
         )
     lock = read_lock(proj.lock_file)
     if lock is not None and lock.is_fresh_for(proj.requirements):
-        return InstallResult(tuple(_install_locked(client, lock, force, reporter)), proj, lock)
+        return InstallResult(
+            tuple(_install_locked(client, lock, force, reporter, proj.lock_file)), proj, lock
+        )
     if frozen:
         state = "missing" if lock is None else "stale (nnpm.toml changed since it was written)"
         raise StaleLockError(f"nnpm.lock is {state}", where=str(proj.lock_file))
     resolution = _resolve(
         client, proj.requirements, lock, registry or proj.registry, prereleases or proj.prereleases, reporter
     )
-    installed = _install_resolution(resolution, client.store, force, reporter)
+    installed = _install_resolution(resolution, client.store, force, reporter, lock)
     lock = _lock_from(resolution, installed, proj.requirements)
     write_lock(proj.lock_file, lock)
     return InstallResult(tuple(installed), proj, lock)
@@ -98,7 +100,7 @@ def _install_requirements(client, reqs, proj, registry, force, prereleases, repo
     registry = registry or (proj.registry if proj else None)
     pre = prereleases or bool(proj and proj.prereleases)
     resolution = _resolve(client, [*existing, *reqs], lock, registry, pre, reporter, upgrade=named)
-    installed = _install_resolution(resolution, client.store, force, reporter)
+    installed = _install_resolution(resolution, client.store, force, reporter, lock)
     if proj is None:
         return InstallResult(tuple(installed), None, None)
     recorded = [
@@ -146,13 +148,31 @@ def _resolve(
 
 
 def _install_resolution(
-    resolution: Resolution, store: Store, force: bool, reporter
+    resolution: Resolution, store: Store, force: bool, reporter, lock: Lock | None = None
 ) -> list[InstalledPackage]:
+    if not force:
+        _refuse_lock_swaps(resolution, lock)
     installed = [
         store.install(c.info, c.registry, force=force, reporter=reporter) for c in resolution.in_order()
     ]
     _check_digest_pins(installed, resolution)
     return installed
+
+
+def _refuse_lock_swaps(resolution: Resolution, lock: Lock | None) -> None:
+    """A locked name and version keeps its locked digest: a registry that serves the same version with
+    other bytes is refused, naming both digests, before anything is fetched (--force replaces it)."""
+    for name, cand in resolution.candidates.items():
+        locked = lock.get(name) if lock else None
+        if locked is not None and locked.version == cand.version and locked.sha256 != cand.info.sha256:
+            spec = f"{name}=={cand.version}"
+            raise IntegrityError(
+                f"{spec} from registry {cand.registry.name} has sha256 {cand.info.sha256}, but nnpm.lock "
+                f"pins sha256 {locked.sha256} (registry {locked.registry})",
+                where=spec,
+                hint=f"a name and version has one digest: install it from registry {locked.registry} "
+                f"(--registry {locked.registry}), or pass --force to replace it and rewrite nnpm.lock",
+            )
 
 
 def _check_digest_pins(installed: list[InstalledPackage], resolution: Resolution) -> None:
@@ -191,12 +211,21 @@ def _lock_from(resolution: Resolution, installed: list[InstalledPackage], requir
     return Lock(canonical_requires(requirements), packages)
 
 
-def _install_locked(client, lock: Lock, force: bool, reporter) -> list[InstalledPackage]:
+def _install_locked(client, lock: Lock, force: bool, reporter, lock_file=None) -> list[InstalledPackage]:
     """Install exactly the locked digests; the store's copies are reused without any registry."""
     store = client.store
     installed = []
     for locked in lock.packages:
         current = store.get(locked.name, locked.version)
+        if current is not None and current.sha256 != locked.sha256 and not force:
+            spec = f"{locked.name}=={locked.version}"
+            raise IntegrityError(
+                f"nnpm.lock pins {spec} to sha256 {locked.sha256} (registry {locked.registry}), but the "
+                f"installed copy (from registry {current.registry}) has sha256 {current.sha256}",
+                where=str(lock_file),
+                hint="a name and version has one digest in the store: `nnpm install --force` replaces the "
+                "installed copy with the locked one (what was built on the other digest then breaks)",
+            )
         if current is None or current.sha256 != locked.sha256 or force or store.check(current):
             info = VersionInfo(locked.name, locked.version, locked.sha256, kind="", revision=locked.revision)
             current = store.install(info, client.registry(locked.registry), force=force, reporter=reporter)
@@ -218,7 +247,7 @@ def lock(client, *, registry: str | None, prereleases: bool, reporter) -> Lock:
         resolution = _resolve(
             client, proj.requirements, previous, registry or proj.registry, prereleases, reporter
         )
-        installed = _install_resolution(resolution, store, False, reporter)
+        installed = _install_resolution(resolution, store, False, reporter, previous)
         new = _lock_from(resolution, installed, proj.requirements)
         write_lock(proj.lock_file, new)
     return new
