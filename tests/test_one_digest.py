@@ -128,3 +128,55 @@ def test_installing_another_digest_than_the_locked_one_is_refused(two_registries
     assert (workdir / "nnpm.lock").read_text() == lock and api.list_installed()[0].sha256 == b
     assert run_cli(capsys, "install", "--frozen", "--force")[0] == 0
     assert api.list_installed()[0].sha256 == a
+
+
+# --- 3. a publish of several packages: checked first, completed by a rerun -------------------------
+
+
+def _published(registry: str = "local") -> set[str]:
+    return {str(i.name) for i in api.search("", registry=registry)}
+
+
+def test_a_set_that_cannot_all_be_published_publishes_nothing(tmp_path, capsys):
+    old = api.publish(make_package(tmp_path / "old", "test/c", seed=9))
+    a, b = make_package(tmp_path, "test/a"), make_package(tmp_path, "test/b")
+    c = make_package(tmp_path, "test/c", seed=1)  # the registry holds test/c==1.0.0 with another digest
+    with pytest.raises(ImmutableVersionError) as err:
+        api.publish_all([a, b, c])
+    line = err.value.one_line()
+    assert old.sha256 in line and Manifest.read(c / MANIFEST_NAME).digest() in line and "bump" in line
+    assert _published() == {"test/c"}  # neither a nor b went out
+    code, _, err_text = run_cli(capsys, "publish", str(a), str(b), str(c))
+    assert code == 1 and len(err_text.strip().splitlines()) == 1 and "nothing of this set" in err_text
+    (c / "weights.safetensors").write_bytes(b"\0" * 8)  # a broken third package: also checked first
+    code, _, err_text = run_cli(capsys, "publish", str(a), str(b), str(c))
+    assert code == 3 and "sha256 mismatch" in err_text and _published() == {"test/c"}
+    twin = make_package(tmp_path / "twin", "test/a", seed=5)  # one name and version, two contents
+    with pytest.raises(ImmutableVersionError, match="with different content"):
+        api.publish_all([a, b, twin])
+    assert _published() == {"test/c"}
+
+
+def test_a_publish_that_fails_on_the_third_package_is_completed_by_the_rerun(tmp_path, monkeypatch):
+    from nnpm.errors import WriteError
+    from nnpm.registry.local import LocalRegistry
+
+    packages = [make_package(tmp_path, f"test/m{i}", seed=i) for i in range(4)]
+    original, calls = LocalRegistry.publish, []
+
+    def full_disk_on_the_third(self, package_dir, manifest=None, progress=None):
+        calls.append(package_dir)
+        if len(calls) == 3:
+            raise WriteError("cannot write: no space left on the disk", where=str(self.root))
+        return original(self, package_dir, manifest, progress)
+
+    monkeypatch.setattr(LocalRegistry, "publish", full_disk_on_the_third)
+    with pytest.raises(WriteError) as err:
+        api.publish_all(packages)
+    assert "2 of 4 packages were published before this one: rerun" in err.value.one_line()
+    assert len(_published()) == 2
+    results = api.publish_all(packages)  # the rerun: the disk has room again
+    created = {str(r.manifest.name): r.created for r in results}
+    assert sorted(created.values()) == [False, False, True, True] and len(_published()) == 4
+    assert {str(i.name) for i in api.search()} == set(created)
+    assert not any(r.created for r in api.publish_all(packages))  # and again: nothing to do

@@ -20,7 +20,13 @@ from nnpm.api import installing, science
 from nnpm.api.installing import InstallResult
 from nnpm.api.paths import composite_folder, folders_near, is_path_spec, package_folder
 from nnpm.config import Settings
-from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
+from nnpm.errors import (
+    ImmutableVersionError,
+    NnpmError,
+    PackageNotFoundError,
+    UsageError,
+    VersionNotFoundError,
+)
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import Requirement
 from nnpm.progress import NULL, Progress
@@ -75,6 +81,29 @@ class PackageDetails:
                 "rule": rule,
             }
         return {"mode": "batched", "modules": modules, "rule": rule}
+
+
+def _refuse_conflicts(checked: Sequence[tuple[Path, Manifest]], reg: Registry) -> None:
+    """Before a set is published: two folders with one name and version but different content, or a
+    version the registry already holds with another digest, refuse the whole set."""
+    seen: dict[tuple, tuple[Path, str]] = {}
+    for directory, manifest in checked:
+        digest, key = manifest.digest(), (manifest.name, manifest.version)
+        if key in seen and seen[key][1] != digest:
+            raise ImmutableVersionError(
+                f"{manifest.id} is in {seen[key][0]} and in {directory} with different content",
+                hint="publish one of them, or give one another version; nothing was published",
+            )
+        seen[key] = (directory, digest)
+        for info in reg.versions(manifest.name):
+            if info.version == manifest.version and info.sha256 != digest:
+                raise ImmutableVersionError(
+                    f"{manifest.id} is already published with different content (sha256 {info.sha256}; "
+                    f"{directory} has sha256 {digest})",
+                    where=f"registry {reg.name}",
+                    hint="published versions never change: bump the version in its nnpm.toml and pack it "
+                    "again; nothing of this set was published",
+                )
 
 
 class Client:
@@ -172,10 +201,31 @@ class Client:
     def publish_all(
         self, directories: Sequence[Path | str], *, registry: str | None = None
     ) -> list[PublishResult]:
-        """Publish several directories, each after the ones among them it depends on."""
-        from nnpm.package.pack import dependency_order
+        """Publish several directories, each after the ones among them it depends on: all or nothing.
 
-        return [self.publish(d, registry=registry) for d in dependency_order([Path(d) for d in directories])]
+        Every package is checked first (files, weights, names, and no version that the registry
+        already holds with another digest), so a set that cannot be published publishes nothing.
+        A failure half way (a full disk, the network) leaves the packages before it published: the
+        same call again completes the set, and those come back with `created=False`."""
+        from nnpm.package.pack import check_package, dependency_order
+
+        reg = self.registry(registry)
+        ordered = dependency_order([Path(d) for d in directories])
+        checked = [(d, check_package(d)) for d in ordered]
+        _refuse_conflicts(checked, reg)
+        results: list[PublishResult] = []
+        for directory, manifest in checked:
+            try:
+                results.append(reg.publish(directory, manifest))
+            except NnpmError as exc:
+                if results:
+                    exc.hint = (
+                        f"{exc.hint}; {len(results)} of {len(checked)} packages were published before "
+                        f"this one: rerun the same command to publish the rest"
+                    )
+                    exc.args = (exc.one_line(),)
+                raise
+        return results
 
     def pack(self, directory: Path | str, *, hub_namespace: str | None = None) -> Manifest:
         """Render the card, hash every file into the manifest and check the weights.
