@@ -409,6 +409,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="nnpm-stress-"))
     work.mkdir(parents=True, exist_ok=True)
+    os.environ["NNPM_HOME"] = str(work / "pack-home")  # packing here reads no user's store or registry
     rng = random.Random(args.seed)
     try:
         began = time.perf_counter()
