@@ -16,17 +16,11 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from nnpm.api import installing, science
+from nnpm.api import installing, publishing, science
 from nnpm.api.installing import InstallResult
 from nnpm.api.paths import composite_folder, folders_near, is_path_spec, package_folder
 from nnpm.config import Settings
-from nnpm.errors import (
-    ImmutableVersionError,
-    NnpmError,
-    PackageNotFoundError,
-    UsageError,
-    VersionNotFoundError,
-)
+from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import Requirement
 from nnpm.progress import NULL, Progress
@@ -81,29 +75,6 @@ class PackageDetails:
                 "rule": rule,
             }
         return {"mode": "batched", "modules": modules, "rule": rule}
-
-
-def _refuse_conflicts(checked: Sequence[tuple[Path, Manifest]], reg: Registry) -> None:
-    """Before a set is published: two folders with one name and version but different content, or a
-    version the registry already holds with another digest, refuse the whole set."""
-    seen: dict[tuple, tuple[Path, str]] = {}
-    for directory, manifest in checked:
-        digest, key = manifest.digest(), (manifest.name, manifest.version)
-        if key in seen and seen[key][1] != digest:
-            raise ImmutableVersionError(
-                f"{manifest.id} is in {seen[key][0]} and in {directory} with different content",
-                hint="publish one of them, or give one another version; nothing was published",
-            )
-        seen[key] = (directory, digest)
-        for info in reg.versions(manifest.name):
-            if info.version == manifest.version and info.sha256 != digest:
-                raise ImmutableVersionError(
-                    f"{manifest.id} is already published with different content (sha256 {info.sha256}; "
-                    f"{directory} has sha256 {digest})",
-                    where=f"registry {reg.name}",
-                    hint="published versions never change: bump the version in its nnpm.toml and pack it "
-                    "again; nothing of this set was published",
-                )
 
 
 class Client:
@@ -207,61 +178,14 @@ class Client:
         already holds with another digest), so a set that cannot be published publishes nothing.
         A failure half way (a full disk, the network) leaves the packages before it published: the
         same call again completes the set, and those come back with `created=False`."""
-        from nnpm.package.pack import check_package, dependency_order
-
-        reg = self.registry(registry)
-        ordered = dependency_order([Path(d) for d in directories])
-        checked = [(d, check_package(d)) for d in ordered]
-        _refuse_conflicts(checked, reg)
-        results: list[PublishResult] = []
-        for directory, manifest in checked:
-            try:
-                results.append(reg.publish(directory, manifest))
-            except NnpmError as exc:
-                if results:
-                    exc.hint = (
-                        f"{exc.hint}; {len(results)} of {len(checked)} packages were published before "
-                        f"this one: rerun the same command to publish the rest"
-                    )
-                    exc.args = (exc.one_line(),)
-                raise
-        return results
+        return publishing.publish_all(self, [Path(d) for d in directories], registry)
 
     def pack(self, directory: Path | str, *, hub_namespace: str | None = None) -> Manifest:
         """Render the card, hash every file into the manifest and check the weights.
 
         A name and version already installed, or published to a local registry, with another
         digest is refused before anything is written: bump the version (docs/package-format.md)."""
-        from nnpm.package.pack import pack
-
-        base_model = None
-        manifest = Manifest.read(Path(directory) / MANIFEST_NAME)
-        if hub_namespace and not manifest.source.model:
-            raise UsageError(
-                f"{manifest.id} names no source model, so a Hub namespace for its card does not apply",
-                hint="drop --hub-namespace: only a module's card links the model it was cut from",
-            )
-        if hub_namespace:
-            from nnpm.registry.hub import repo_id_for
-
-            base_model = repo_id_for(hub_namespace, Requirement.parse(manifest.source.model).name)
-        published = self.local_digests(manifest.name, manifest.version)
-        return pack(Path(directory), base_model_repo=base_model, published=published)
-
-    def local_digests(self, name, version) -> dict[str, str]:
-        """Where this name and version already has a digest, without the network: the store and the
-        local (folder) registries, as place ("installed in the store", "registry NAME") -> sha256."""
-        found = {}
-        installed = self.store.get(name, version)
-        if installed is not None:
-            found["installed in the store"] = installed.sha256
-        for reg in self.registries():
-            if reg.scheme != "file":
-                continue
-            for info in reg.versions(name):
-                if info.version == version:
-                    found[f"registry {reg.name}"] = info.sha256
-        return found
+        return publishing.pack(self, Path(directory), hub_namespace)
 
     def search(self, query: str = "", *, registry: str | None = None) -> list[VersionInfo]:
         return self.registry(registry).search(query)
