@@ -28,7 +28,8 @@ def _installed_json(packages) -> list[dict]:
 @click.argument("packages", nargs=-1)
 @registry_option
 @click.option("--frozen", is_flag=True, help="Install exactly nnpm.lock; fail if it is missing or stale.")
-@click.option("--force", is_flag=True, help="Fetch again even if the store already has the package.")
+@click.option("--force", is_flag=True, help="Fetch again even if the store already has the package, and replace "
+              "an installed or locked copy that has another digest.")  # fmt: skip
 @click.option("--pre", is_flag=True, help="Allow pre-release versions.")
 @click.option("--no-save", is_flag=True, help="Do not record the named packages in nnpm.toml / nnpm.lock.")
 @json_option
