@@ -31,14 +31,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from stress_support import (
-    DATA_BYTES,
     NNPM,
-    Runner,
     installed,
     make_package,
     registry_leftovers,
     registry_problems,
     store_leftovers,
+    workspace,
 )
 
 # --- the kill loop ---------------------------------------------------------------------------------
@@ -47,12 +46,7 @@ KILL_OPS = ("install", "install --force", "uninstall", "publish")
 
 
 def kill_loop(kills: int, rng: random.Random, work: Path) -> dict:
-    home, cwd, build = work / "kill-home", work / "kill-cwd", work / "kill-build"
-    for d in (cwd, build):
-        d.mkdir(parents=True)
-    run = Runner(home, cwd)
-    registry, store = home / "registry", home / "store"
-    shared = rng.randbytes(DATA_BYTES)
+    run, _cwd, build, registry, store, shared = workspace(work, "kill", rng)
     next_version = iter(range(1, 10**6))
 
     def new_package() -> Path:
@@ -140,12 +134,7 @@ RACE_OPS = ("install", "uninstall", "verify", "publish", "registry add")
 
 
 def concurrency_loop(rounds: int, rng: random.Random, work: Path) -> dict:
-    home, cwd, build = work / "race-home", work / "race-cwd", work / "race-build"
-    for d in (cwd, build):
-        d.mkdir(parents=True)
-    run = Runner(home, cwd)
-    registry, store = home / "registry", home / "store"
-    shared = rng.randbytes(DATA_BYTES)
+    run, cwd, build, registry, store, shared = workspace(work, "race", rng)
     names = [f"stress/c{i}" for i in range(3)]
     for name in names:
         code, err, _ = run.run("publish", str(make_package(build, name, "1.0.0", rng, shared)))

@@ -100,6 +100,15 @@ class Runner:
         return proc.returncode, err.decode("utf-8", "replace"), time.perf_counter() - began
 
 
+def workspace(work: Path, prefix: str, rng: random.Random) -> tuple[Runner, Path, Path, Path, Path, bytes]:
+    """A loop's own NNPM_HOME, working and build folders: (runner, cwd, build, registry, store, the
+    bytes every package version shares)."""
+    home, cwd, build = work / f"{prefix}-home", work / f"{prefix}-cwd", work / f"{prefix}-build"
+    for d in (cwd, build):
+        d.mkdir(parents=True)
+    return Runner(home, cwd), cwd, build, home / "registry", home / "store", rng.randbytes(DATA_BYTES)
+
+
 # --- consistency checks ----------------------------------------------------------------------------
 
 _HASHES: dict[tuple, str] = {}

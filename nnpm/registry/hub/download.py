@@ -25,7 +25,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from nnpm import config
 from nnpm.errors import NnpmError, RegistryError
@@ -122,37 +122,15 @@ class FileSink:
         self.hasher.update(chunk)
 
 
-def fetch(
-    http: HubCaller,
-    url: str,
-    headers: dict[str, str],
-    sink: Sink,
-    *,
-    limit: int,
-    deadline: Deadline,
-    too_large: Callable[[int], NnpmError],
-    what: str,
-    where: str,
-    declared: bool = True,
-) -> int:
+def fetch(http: HubCaller, url: str, headers: dict[str, str], sink: Sink, **options: Any) -> int:
     """`stream` through `http` (offline refusal, retries while the deadline allows, typed errors);
-    the sink is reset before each attempt. Returns the number of bytes received."""
+    the sink is reset before each attempt. `options` are stream's. Returns the number of bytes received."""
 
     def attempt() -> int:
         sink.reset()
-        return stream(
-            url,
-            headers,
-            sink.write,
-            limit=limit,
-            deadline=deadline,
-            too_large=too_large,
-            what=what,
-            where=where,
-            declared=declared,
-        )
+        return stream(url, headers, sink.write, **options)
 
-    return http.call(attempt, where=where, what=what)
+    return http.call(attempt, where=options["where"], what=options["what"])
 
 
 def stream(
