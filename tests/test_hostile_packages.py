@@ -197,3 +197,66 @@ def test_a_composite_naming_a_module_outside_its_dependencies_is_refused(tmp_pat
     )
     code, _, err = run_cli(capsys, "publish", str(good))  # and at publish, after a hand edit
     assert code == 1 and err.count("\n") == 1 and "test/b, which is not among [dependencies]" in err
+
+
+# --- 5. the card is the one nnpm renders --------------------------------------------------------
+
+
+def _rehash_card(package: Path, text: str) -> None:
+    """Write `text` as README.md and list its real hash, as a hand edit of both files would."""
+    from nnpm.package.manifest import FileEntry, Manifest, sha256_bytes
+
+    data = text.encode("utf-8")
+    (package / "README.md").write_bytes(data)
+    manifest = Manifest.read(package / "nnpm.toml")
+    files = dict(manifest.files) | {"README.md": FileEntry(sha256_bytes(data), len(data))}
+    (package / "nnpm.toml").write_text(manifest.with_files(files, where=str(package)).to_toml())
+
+
+def test_a_hand_written_card_with_its_hash_listed_is_not_published(tmp_path, capsys):
+    package = make_package(tmp_path)
+    _rehash_card(package, "# test/mlp\n\nThe best model in the world: 100% accuracy.\n")
+    code, _, err = run_cli(capsys, "publish", str(package))
+    assert code == 1 and err.count("\n") == 1
+    assert "README.md is not the card nnpm renders from nnpm.toml: it has no model-card metadata" in err
+    assert "package.description" in err and api.search() == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda t: t.replace("license: mit", "license: apache-2.0"), "its metadata is not the manifest's"),
+        (lambda t: t.replace("| kind | model |", "| kind | model, state of the art |"), "line 31 differs"),
+        (lambda t: t.replace("library_name: nnpm", "library_name: [nnpm"), "its metadata does not parse"),
+    ],
+    ids=["metadata", "body", "yaml"],
+)
+def test_a_generated_card_edited_by_hand_is_not_published(tmp_path, edit, said):
+    package = make_package(tmp_path)
+    card = (package / "README.md").read_text()
+    assert edit(card) != card  # the edit applies to this card
+    _rehash_card(package, edit(card))
+    with pytest.raises(ManifestError, match=said):
+        api.publish(package)
+
+
+def test_the_hub_namespace_card_of_pack_is_published(tmp_path):
+    from nnpm.package.pack import pack
+
+    package = make_package(tmp_path)
+    pack(package, base_model_repo="team/test--model")
+    assert "base_model: team/test--model" in (package / "README.md").read_text()
+    assert api.publish(package).created
+
+
+def test_pack_refuses_to_overwrite_a_readme_a_person_wrote(tmp_path, capsys):
+    package = make_package(tmp_path)
+    (package / "README.md").write_text("# My notes\n\nKeep these.\n")
+    before = (package / "nnpm.toml").read_bytes()
+    code, _, err = run_cli(capsys, "pack", str(package))
+    assert code == 1 and err.count("\n") == 1 and "README.md was not written by nnpm" in err
+    assert (package / "README.md").read_text() == "# My notes\n\nKeep these.\n"
+    assert (package / "nnpm.toml").read_bytes() == before
+    (package / "README.md").unlink()
+    assert run_cli(capsys, "pack", str(package))[0] == 0  # nnpm's own card is replaced freely
+    assert run_cli(capsys, "pack", str(package))[0] == 0

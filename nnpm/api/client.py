@@ -27,6 +27,7 @@ from nnpm.progress import NULL, Progress
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.search import did_you_mean
+from nnpm.registry.unreadable import SearchResults
 from nnpm.resolve.lock import Lock, read_lock
 from nnpm.resolve.project import Project, find_project
 from nnpm.store.store import InstalledPackage, Problem, Store
@@ -187,8 +188,12 @@ class Client:
         digest is refused before anything is written: bump the version (docs/package-format.md)."""
         return publishing.pack(self, Path(directory), hub_namespace)
 
-    def search(self, query: str = "", *, registry: str | None = None) -> list[VersionInfo]:
-        return self.registry(registry).search(query)
+    def search(self, query: str = "", *, registry: str | None = None) -> SearchResults:
+        """The latest version of each matching package; `.broken` names the tags the search could
+        not read (a package none of whose tags reads is among them, not among the hits)."""
+        reg = self.registry(registry)
+        hits = reg.search(query)
+        return SearchResults(hits, tuple(getattr(reg, "broken", ())))  # registries that skip keep `broken`
 
     def show(self, spec: str | Path, *, registry: str | None = None) -> PackageDetails:
         """Versions of a package and the manifest of the newest one matching `spec`; for a package

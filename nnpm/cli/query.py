@@ -69,6 +69,9 @@ def search(query: str, registry: str | None, as_json: bool) -> None:
     from nnpm import api
 
     found = api.search(query, registry=registry)
+    for broken in found.broken:
+        click.echo(f"nnpm: warning: {printable(broken.warning())} (hint: tell the package's publisher; "
+                   "install an older version by its number)", err=True)  # fmt: skip
     if as_json:
         emit_json([{"package": str(i.name), "version": str(i.version), "kind": i.kind, "description": i.description,
                     "classes": list(i.classes), "sha256": i.sha256} for i in found])  # fmt: skip

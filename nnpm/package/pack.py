@@ -16,7 +16,8 @@ from pathlib import Path
 from nnpm.errors import ImmutableVersionError, IntegrityError, ManifestError
 from nnpm.fsutil import atomic_write_bytes, atomic_write_text, hash_regular_file, kind_of, scan_tree
 from nnpm.package import families
-from nnpm.package.card import render_card
+from nnpm.package.card import card_difference, is_generated, render_card
+from nnpm.package.files import read_text_file
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.weights import check_shapes, read_header
 
@@ -43,6 +44,7 @@ def pack(
     manifest = Manifest.read(directory / MANIFEST_NAME)
     package_files(directory)  # a link or a FIFO is refused before anything is written
     check_composite_modules(manifest, where=str(directory / MANIFEST_NAME))
+    keep_hand_written_readme(directory)
     card = render_card(manifest, base_model_repo=base_model_repo).encode("utf-8")
     files = {
         rel: FileEntry(*hash_regular_file(directory / rel))
@@ -56,6 +58,24 @@ def pack(
     atomic_write_bytes(directory / CARD_NAME, card)
     atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
     return packed
+
+
+def keep_hand_written_readme(directory: Path) -> None:
+    """Pack writes README.md; a README a person wrote is refused, not overwritten (nothing lost)."""
+    path = directory / CARD_NAME
+    try:
+        text = read_text_file(path)
+    except FileNotFoundError:
+        return
+    except ManifestError:  # not text, too large, not a regular file: certainly not nnpm's card
+        text = ""
+    if not is_generated(text):
+        raise ManifestError(
+            f"{CARD_NAME} was not written by nnpm, and pack would replace it with the generated card",
+            where=str(path),
+            hint="nnpm generates the card from nnpm.toml: move its text into package.description "
+            f"(or elsewhere), remove {CARD_NAME} and pack again (nothing was written)",
+        )
 
 
 def refuse_second_digest(manifest: Manifest, published: Mapping[str, str], *, where: str) -> None:
@@ -94,8 +114,27 @@ def check_package(directory: Path) -> Manifest:
             hint=f"run `nnpm pack {directory}` to list it, or remove it",
         )
     check_composite_modules(manifest, where=str(directory / MANIFEST_NAME))
+    check_card(directory, manifest)
     check_weights(directory, manifest)
     return manifest
+
+
+def check_card(directory: Path, manifest: Manifest) -> None:
+    """The README.md card must be the one `pack` renders from the manifest (its hash is already
+    checked): a hand-written card would show a registry's readers what the manifest does not say."""
+    path = directory / CARD_NAME
+    if CARD_NAME not in manifest.files:
+        raise ManifestError(
+            f"{CARD_NAME} is not listed in [files]", where=str(directory), hint=f"run `nnpm pack {directory}`"
+        )
+    difference = card_difference(read_text_file(path), manifest)
+    if difference:
+        raise ManifestError(
+            f"{CARD_NAME} is not the card nnpm renders from nnpm.toml: {difference}",
+            where=str(path),
+            hint="cards are generated: put your words in package.description and run "
+            f"`nnpm pack {directory}` (a published version needs a new package.version)",
+        )
 
 
 def package_files(directory: Path) -> list[str]:

@@ -11,13 +11,16 @@ import time
 
 import pytest
 
+from nnpm import api
 from nnpm.errors import IntegrityError, ManifestError, RegistryError
 from nnpm.package.files import MAX_MANIFEST_BYTES
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import PackageName
+from nnpm.registry import config as registry_config
 from nnpm.registry.hub import HubRegistry
 from nnpm.registry.hub.download import HubDeadlineError
 from nnpm.testing.hub_server import faults
+from tests.factories import run_cli
 from tests.registry import hub_fixtures
 from tests.registry.hub_fixtures import ALICE, make_package
 
@@ -197,7 +200,24 @@ def test_search_shows_the_older_version_and_names_the_broken_newest_tag(tmp_path
     (found,) = searching.search("sneaker")
     assert str(found.version) == "1.0.0"
     assert found.description.startswith("[tag v1.1.0 is broken: ")
-    assert [where for where, _ in searching.broken] == [f"hf://{REPO}@v1.1.0"]
+    assert [(b.where, b.listed) for b in searching.broken] == [(f"hf://{REPO}@v1.1.0", True)]
+
+
+def test_a_package_whose_tags_are_all_broken_is_named_by_search(tmp_path, hub, registry, monkeypatch, capsys):
+    registry.publish(make_package(tmp_path, version="1.0.0"))
+    hub.move_tag(REPO, "v1.0.0", hub.commit_files(REPO, {MANIFEST_NAME: b"[package\n"}))
+    registry_config.add_registry("hub", "hf://my-org", endpoint=hub.endpoint)
+    monkeypatch.setenv("HF_TOKEN", ALICE)
+    found = api.search(registry="hub")
+    assert list(found) == []
+    (broken,) = found.broken
+    assert broken.where == f"hf://{REPO}@v1.0.0" and not broken.listed
+    code, out, err = run_cli(capsys, "search", "--registry", "hub")
+    assert code == 0 and out == "" and "no package matches" in err
+    assert (
+        f"warning: hf://{REPO}@v1.0.0 is broken (" in err
+        and "has no readable version and is not listed" in err
+    )
 
 
 def test_a_5xx_on_a_download_names_its_status_and_url_promptly(tmp_path, hub, registry, published):

@@ -282,18 +282,35 @@ def test_a_moved_tag_is_detected_and_the_lock_installs_the_pinned_digest(tmp_pat
         registry.fetch_manifest(VersionInfo(NAME, result.manifest.version, result.sha256, kind=""))
 
 
-def _push_raw(registry: OciRegistry, package: Path) -> str:
-    """Push a package under its tag without nnpm's checks (what a force-push does); the new digest."""
+def _push_raw(registry: OciRegistry, package: Path, tag: str | None = None, repo: str | None = None) -> str:
+    """Push a package under its tag (or `tag`, into `repo`) without nnpm's checks, as a force-push
+    does; the new digest."""
     data = (package / MANIFEST_NAME).read_bytes()
     manifest = Manifest.from_toml(data.decode(), where="test")
-    repo = registry.repository(manifest.name)
+    repo = repo or registry.repository(manifest.name)
     for rel, entry in manifest.files.items():
         registry.client.upload_blob(repo, f"sha256:{entry.sha256}", entry.size, package / rel)
     from nnpm.package.manifest import sha256_bytes
 
     registry.client.upload_blob(repo, f"sha256:{sha256_bytes(data)}", len(data), data)
     body = build_manifest(manifest, sha256_bytes(data), len(data))
-    return registry.client.put_manifest(repo, tag_for(manifest.version), body)
+    return registry.client.put_manifest(repo, tag or tag_for(manifest.version), body)
+
+
+def test_search_names_broken_tags_and_lists_the_older_version(tmp_path, team, capsys):
+    package = make_package(tmp_path, "digits/mlp", "1.0.0")
+    api.publish(package, registry="team")
+    registry = registry_config.open_registry("team")
+    _push_raw(registry, package, tag="1.1.0")  # a tag whose manifest is another version's
+    _push_raw(registry, package, tag="1.0.0", repo=registry.repository(PackageName.parse("digits/cnn")))
+    found = api.search(registry="team")
+    assert [(str(i.name), str(i.version)) for i in found] == [("digits/mlp", "1.0.0")]
+    assert {(b.package, b.where.rsplit(":", 1)[1], b.listed) for b in found.broken} == {
+        ("digits/mlp", "1.1.0", True),
+        ("digits/cnn", "1.0.0", False),
+    }
+    code, _, err = run_cli(capsys, "search", "--registry", "team")
+    assert code == 0 and "digits/cnn has no readable version and is not listed" in err
 
 
 def test_a_tampered_blob_is_detected_and_nothing_is_installed(tmp_path, workdir, team):

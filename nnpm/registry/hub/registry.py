@@ -58,6 +58,7 @@ from nnpm.registry.hub.names import (
     version_from_tag,
 )
 from nnpm.registry.search import select
+from nnpm.registry.unreadable import UnreadableVersion
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -103,8 +104,8 @@ class HubRegistry(Registry):
         )
         self.download_timeout = download_timeout
         self.min_rate = min_rate
-        #: (hf://repo@tag, error) for each broken tag the last search met
-        self.broken: list[tuple[str, NnpmError]] = []
+        #: each broken tag the last search met (nnpm.registry.unreadable)
+        self.broken: list[UnreadableVersion] = []
         self._api_instance: HfApi | None = None
         self._manifests: dict[tuple[str, str], bytes] = {}
         self._cache_lock = threading.Lock()
@@ -284,7 +285,7 @@ class HubRegistry(Registry):
         Reads the newest manifest only; when that tag is broken (no nnpm.toml, a malformed or
         oversized one, a tag/manifest mismatch) the next older tag is read instead and its
         description starts with "[tag v1.1.0 is broken: ...]", so that the listing says so. Every
-        broken tag met is kept in `self.broken` as (`hf://repo@tag`, error), reset by each search;
+        broken tag met is kept in `self.broken` (an UnreadableVersion each), reset by each search;
         a package none of whose tags reads is left out of the result but kept there too.
         """
         latest: list[VersionInfo] = []
@@ -293,7 +294,10 @@ class HubRegistry(Registry):
         for text in self.package_names():
             name = PackageName.parse(text)
             found, broken = self._newest_readable(name)
-            self.broken += [(f"{self.repo_url(name)}@{tag}", error) for tag, error in broken]
+            self.broken += [
+                UnreadableVersion(str(name), f"{self.repo_url(name)}@{tag}", error, listed=found is not None)
+                for tag, error in broken
+            ]
             if found is not None:
                 latest.append(found)
             if found is not None and broken:

@@ -49,6 +49,7 @@ from nnpm.registry.oci.auth import Credentials, find_credentials
 from nnpm.registry.oci.client import OciClient
 from nnpm.registry.oci.names import SCHEME, parse_oci_url, tag_for, version_from_tag
 from nnpm.registry.search import select
+from nnpm.registry.unreadable import UnreadableVersion
 
 _NO_CREDENTIALS = object()
 
@@ -83,6 +84,8 @@ class OciRegistry(Registry):
         self.cache_dir = cache_dir
         self._configs: dict[str, bytes] = {}
         self._artifacts: dict[tuple[str, str], Artifact] = {}
+        #: each broken tag the last search met
+        self.broken: list[UnreadableVersion] = []
 
     def __repr__(self) -> str:  # never shows the credentials
         return f"OciRegistry(name={self.name!r}, url={self.url!r})"
@@ -163,17 +166,24 @@ class OciRegistry(Registry):
         return sorted({str(n) for r in repos if (n := self.location.package_name(r)) is not None})
 
     def search(self, query: str = "") -> list[VersionInfo]:
-        """The latest version of each package matching `query`; reads only the newest manifests."""
+        """The latest readable version of each package matching `query`; reads the newest manifest
+        and, where its tag is broken, the next older one. Each broken tag met is kept in
+        `self.broken` (nnpm.registry.unreadable), so that a listing says what it left out."""
         latest = []
+        self.broken = []
         for text in self.package_names():
             name = PackageName.parse(text)
+            broken: list[tuple[str, ManifestError | IntegrityError | VersionNotFoundError]] = []
             tags = self._version_tags(name)
-            if not tags:
-                continue
-            try:
-                latest.append(self._read(name, *tags[-1]))
-            except (ManifestError, IntegrityError, VersionNotFoundError):
-                continue  # a broken repository should not hide the others
+            for version, tag in reversed(tags):
+                try:
+                    latest.append(self._read(name, version, tag))
+                    break
+                except (ManifestError, IntegrityError, VersionNotFoundError) as exc:
+                    broken.append((tag, exc))  # a broken tag must not hide the older versions
+            listed = len(broken) < len(tags)
+            where = f"{SCHEME}://{self.location.host}/{self.repository(name)}"
+            self.broken += [UnreadableVersion(str(name), f"{where}:{tag}", e, listed) for tag, e in broken]
         return select(query, latest)
 
     def _reference(self, info: VersionInfo) -> str:
