@@ -41,6 +41,19 @@ def hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def no_xet(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bare client on the LFS path, for tests that call HfApi directly.
+
+    With hf_xet installed the client uploads LFS files through Xet without asking the server, and
+    the loopback Hub stores LFS only; nnpm's own publish asks first (publish.py), HfApi does not.
+    The switch is read at each upload, so patching the constant is enough."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+
+
+@pytest.fixture
 def hub(hub_env: Path) -> Iterator[HubServer]:
     """A Hub with users alice (member of my-org) and bob (not a member)."""
     with HubServer(tokens={ALICE: "alice", BOB: "bob"}, orgs={"my-org": {"alice"}}) as server:

@@ -7,13 +7,13 @@ import pytest
 from tests.registry import hub_fixtures
 from tests.registry.hub_fixtures import ALICE, BOB
 
-hub_env, hub = hub_fixtures.hub_env, hub_fixtures.hub
+hub_env, hub, no_xet = hub_fixtures.hub_env, hub_fixtures.hub, hub_fixtures.no_xet
 
 CARD = b'---\nlibrary_name: nnpm\nlicense: "mit"\ntags:\n- "nnpm"\n- "mlp"\n---\n\n# hello\n'
 
 
 @pytest.fixture
-def api(hub):
+def api(hub, no_xet):
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=hub.endpoint, token=ALICE)
@@ -99,7 +99,7 @@ def test_private_repos_are_hidden_from_others(hub, api):
     assert [m.id for m in HfApi(endpoint=hub.endpoint, token=BOB).list_models(author="alice")] == []
 
 
-def test_listings_are_paginated_with_link_headers_and_nothing_is_truncated(hub_env):
+def test_listings_are_paginated_with_link_headers_and_nothing_is_truncated(hub_env, no_xet):
     from huggingface_hub import HfApi
 
     from nnpm.testing import HubServer

@@ -5,21 +5,33 @@ place with races to think about: the commit names the head it read as its parent
 (so two publishes cannot interleave), and a tag that appears between our check and
 our `create_tag` (409) is re-read and judged like any existing version: the same
 manifest bytes is a no-op, anything else is refused. Published versions never change.
+
+Files the Hub stores in LFS (weights) travel through Xet or through the LFS batch API before the
+commit names them. The client picks Xet whenever `hf_xet` is installed, without asking the
+server, so a Hub-compatible server that offers only LFS (a mirror, nnpm.testing.HubServer) would
+fail every publish of weights. nnpm asks first: the Hub answers its Xet write-token endpoint with
+the `X-Xet-*` connection headers when it stores the repo in Xet; any other answer means LFS, and
+the commit is made with the client's Xet path switched off (`upload_path`).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from nnpm import config
 from nnpm.errors import ImmutableVersionError, ManifestError, PackageNotFoundError, RegistryError
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.progress import Progress
 from nnpm.registry.base import PublishResult, VersionInfo
-from nnpm.registry.hub.http import status_of
+from nnpm.registry.hub.http import _httpx, status_of
 from nnpm.registry.hub.names import tag_for
 
 if TYPE_CHECKING:
@@ -27,6 +39,8 @@ if TYPE_CHECKING:
 
 #: files a publish never deletes from the repo although the package does not list them
 HUB_OWNED = frozenset({".gitattributes"})
+#: held while a commit runs with the client's Xet path switched off (a process-wide setting)
+_NO_XET = threading.Lock()
 
 
 class Publisher:
@@ -77,20 +91,65 @@ class Publisher:
             client_retries=True,
         )
         operations = self.operations(package_dir, manifest, data, {self.listed(p, where) for p in present})
+
+        def create_commit():
+            with self.upload_path(repo_id):
+                return api.create_commit(
+                    repo_id,
+                    operations=operations,
+                    commit_message=f"nnpm publish {manifest.id}",
+                    commit_description=f"manifest sha256 {digest}",
+                    parent_commit=head,
+                )
+
         commit = self.http.call(
-            lambda: api.create_commit(
-                repo_id,
-                operations=operations,
-                commit_message=f"nnpm publish {manifest.id}",
-                commit_description=f"manifest sha256 {digest}",
-                parent_commit=head,
-            ),
-            where=where,
-            what=f"commit {manifest.id}",
-            writing=True,
-            client_retries=True,
+            create_commit, where=where, what=f"commit {manifest.id}", writing=True, client_retries=True
         )
         return commit.oid
+
+    @contextmanager
+    def upload_path(self, repo_id: str) -> Iterator[None]:
+        """Run the commit with the client's Xet uploads switched off unless the server offers Xet.
+
+        The switch is huggingface_hub's own (`constants.HF_HUB_DISABLE_XET`, read at each upload) and
+        process-wide, so it is flipped under a lock and restored after; a Xet-capable publish that
+        runs meanwhile in another thread then uploads through LFS, which the Hub accepts as well."""
+        from huggingface_hub import constants
+
+        if (
+            constants.HF_HUB_DISABLE_XET
+            or importlib.util.find_spec("hf_xet") is None
+            or self.offers_xet(repo_id)
+        ):
+            yield
+            return
+        with _NO_XET:
+            saved, constants.HF_HUB_DISABLE_XET = constants.HF_HUB_DISABLE_XET, True
+            try:
+                yield
+            finally:
+                constants.HF_HUB_DISABLE_XET = saved
+
+    def offers_xet(self, repo_id: str) -> bool:
+        """Whether the server stores `repo_id` in Xet: its write-token endpoint answers the connection headers.
+
+        One request, not retried: a failure means LFS, which the Hub accepts too."""
+        from huggingface_hub import constants
+        from huggingface_hub.utils import build_hf_headers, get_session
+
+        from nnpm._version import __version__ as nnpm_version
+
+        url = f"{self.registry._api.endpoint}/api/models/{repo_id}/xet-write-token/main"
+        headers = build_hf_headers(token=self.http.token, library_name="nnpm", library_version=nnpm_version)
+        try:
+            answer = get_session().get(url, headers=headers, timeout=config.hub_timeout() or 30.0)
+        except _httpx().HTTPError:
+            return False
+        wanted = (
+            constants.HUGGINGFACE_HEADER_X_XET_ENDPOINT,
+            constants.HUGGINGFACE_HEADER_X_XET_ACCESS_TOKEN,
+        )
+        return answer.status_code == 200 and all(answer.headers.get(h) for h in wanted)
 
     @staticmethod
     def listed(path: object, where: str) -> str:

@@ -154,7 +154,9 @@ class HubServer(HubModel):
         with self.lock:
             if repo_id not in self.repos:
                 self.create_repo(repo_id, private=False)
-            return self.commit(self.repos[repo_id], DEFAULT_BRANCH, message, dict(files), set(delete))
+            repo = self.repos[repo_id]
+            lfs = self.seed(repo, files)
+            return self.commit(repo, DEFAULT_BRANCH, message, dict(files), set(delete), lfs)
 
     def record(self, method: str, path: str) -> None:
         """Called for every request before it is answered (injected failures included)."""

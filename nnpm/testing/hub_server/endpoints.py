@@ -8,12 +8,17 @@
     GET    /api/models/{repo}[/revision/{rev}]         repo info: sha, tags, siblings, cardData
     GET    /api/models/{repo}/refs                     branches and tags with their commit shas
     GET    /api/models/{repo}/tree/{rev}[/{path}]      files (recursive=true) with size and oid; paginated
-    POST   /api/models/{repo}/preupload/{rev}          always answers uploadMode "regular"
-    POST   /api/models/{repo}/commit/{rev}             NDJSON: header, file (base64), deletedFile/Folder
+    POST   /api/models/{repo}/preupload/{rev}          uploadMode "lfs" or "regular" per file (uploads.py), oid
+    POST   /api/models/{repo}/commit/{rev}             NDJSON: header, file (base64), lfsFile, deletedFile/Folder
+    GET    /api/models/{repo}/xet-write-token/{rev}    404: no Xet storage here (no X-Xet-* headers)
     POST   /api/models/{repo}/tag/{rev}                create a tag (409 when it exists)
     DELETE /api/models/{repo}/tag/{tag}                delete a tag
-    HEAD   /{repo}/resolve/{rev}/{path}                X-Repo-Commit, ETag, Content-Length
+    HEAD   /{repo}/resolve/{rev}/{path}                X-Repo-Commit, ETag, Content-Length (+ X-Linked-* for LFS)
     GET    /{repo}/resolve/{rev}/{path}                the bytes (Range: bytes=N- supported)
+
+plus the LFS batch, upload and verify endpoints of lfs.py. A file that preupload calls "lfs"
+must come through LFS: an inline `file` line for it is refused as the Hub refuses it, and an
+`lfsFile` line is accepted only for an object already in the repo's LFS storage.
 
 Each handler takes the parsed query string and the route's groups; it answers with
 `send_json` / `send_page` / `send`, or raises HubError.
@@ -27,17 +32,19 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from nnpm.testing.hub_server.http import HubHandler
+from nnpm.testing.hub_server.lfs import LFS_ROUTES, LfsEndpoints
 from nnpm.testing.hub_server.model import (
     DEFAULT_BRANCH,
     REPO_ID,
     REPO_PART,
+    Commit,
     HubError,
     front_matter,
     git_blob_sha1,
     repo_not_found,
     revision_not_found,
 )
+from nnpm.testing.hub_server.uploads import MISSING_OBJECT, pointer, refusal, upload_mode
 
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _FOLDER = {"type": "directory", "oid": "0" * 40, "size": 0}
@@ -47,8 +54,9 @@ def _first(query: dict[str, list[str]], key: str, default: str = "") -> str:
     return (query.get(key) or [default])[0]
 
 
-class Endpoints(HubHandler):
+class Endpoints(LfsEndpoints):
     ROUTES = (
+        *LFS_ROUTES,
         ("GET", r"/api/whoami-v2", "whoami"),
         ("POST", r"/api/repos/create", "create_repo"),
         ("POST", r"/api/repos/delete", "delete_repo"),
@@ -60,6 +68,7 @@ class Endpoints(HubHandler):
         ("POST", rf"/api/models/({REPO_ID})/commit/([^/]+)", "commit"),
         ("POST", rf"/api/models/({REPO_ID})/tag/([^/]+)", "create_tag"),
         ("DELETE", rf"/api/models/({REPO_ID})/tag/([^/]+)", "delete_tag"),
+        ("GET", rf"/api/models/({REPO_ID})/xet-(?:read|write)-token/([^/]+)", "xet_token"),
         ("GET", rf"/api/models/({REPO_ID})/revision/([^/]+)", "model_info"),
         ("GET", rf"/api/models/({REPO_ID})", "model_info"),
         ("GET", rf"/({REPO_ID})/resolve/([^/]+)/(.+)", "resolve"),
@@ -155,7 +164,7 @@ class Endpoints(HubHandler):
         _, commit = self.hub.commit_at(self.user, repo_id, revision)
         prefix = (sub or "").strip("/")
         recursive = _first(query, "recursive", "false").lower() in {"1", "true"}
-        entries = _tree(commit.files, prefix, recursive)
+        entries = _tree(commit, prefix, recursive)
         if prefix and not entries:
             raise HubError(404, f"{prefix} does not exist on {revision}", "EntryNotFound")
         self.send_page(list(entries.values()), query)
@@ -167,9 +176,12 @@ class Endpoints(HubHandler):
             err = HubError(404, "Entry not found", "EntryNotFound")
             self.send_error_json(err, {"X-Repo-Commit": commit.sha})
             return
+        oid = commit.lfs.get(path)
         headers = {
             "X-Repo-Commit": commit.sha,
-            "ETag": f'"{git_blob_sha1(data)}"',
+            "ETag": f'"{oid or git_blob_sha1(data)}"',
+            # an LFS file: the client reads its sha256 and size from the X-Linked-* headers, as on the Hub
+            **({"X-Linked-Etag": f'"{oid}"', "X-Linked-Size": str(len(data))} if oid else {}),
             "Accept-Ranges": "bytes",
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
         }
@@ -181,6 +193,15 @@ class Endpoints(HubHandler):
             data, status = data[start:], 206
         self.send(status, data, headers, content_type="application/octet-stream")
 
+    def xet_token(self, query, repo_id: str, revision: str) -> None:
+        """The Hub hands out Xet connection headers here; this server stores files in LFS only, so a
+        client must take the LFS path (nnpm asks here first; the bare client needs HF_HUB_DISABLE_XET=1)."""
+        with self.hub.lock:
+            self.hub.readable(self.user, repo_id)
+        raise HubError(
+            404, "this server does not offer Xet storage: upload through LFS (HF_HUB_DISABLE_XET=1)"
+        )
+
     # --- writing ---------------------------------------------------------------------------
 
     def preupload(self, query, repo_id: str, revision: str) -> None:
@@ -188,11 +209,15 @@ class Endpoints(HubHandler):
         repo = self.hub.writable(self.user, repo_id)
         with self.hub.lock:
             commit = repo.resolve(revision)
+        gitattributes = commit.files.get(".gitattributes") if commit else None
         files = []
         for item in doc.get("files", []):
-            existing = commit.files.get(item["path"]) if commit else None
-            oid = git_blob_sha1(existing) if existing is not None else None
-            files.append({"path": item["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": oid})
+            path, size, sample = _preupload_item(item)
+            existing = commit.files.get(path) if commit else None
+            # the client compares this with its own oid: sha256 for an LFS file, git sha1 for a regular one
+            oid = (commit.lfs.get(path) or git_blob_sha1(existing)) if existing is not None else None
+            mode = upload_mode(path, size, sample, gitattributes)
+            files.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
         self.send_json(200, {"files": files, "commitOid": commit.sha if commit else None})
 
     def commit(self, query, repo_id: str, revision: str) -> None:
@@ -200,14 +225,26 @@ class Endpoints(HubHandler):
         repo = self.hub.writable(self.user, repo_id)
         if query.get("create_pr"):
             raise HubError(400, "this test server does not support pull requests")
-        header, added, deleted = _parse_commit(raw)
+        header, added, pointers, deleted = _parse_commit(raw)
         with self.hub.lock:
             if revision not in repo.branches:
                 raise revision_not_found(revision)
             parent = header.get("parentCommit")
             if parent and parent != repo.branches[revision]:
                 raise HubError(412, "A commit has happened since. Please refresh and try again.")
-            sha = self.hub.commit(repo, revision, header["summary"], added, deleted)
+            head = repo.commits[repo.branches[revision]]
+            gitattributes = added.get(".gitattributes", head.files.get(".gitattributes"))
+            for path, data in added.items():
+                why = refusal(path, data, gitattributes)
+                if why:
+                    raise HubError(400, why)
+            lfs = {}
+            for path, (oid, size) in pointers.items():
+                stored = repo.lfs_objects.get(oid)
+                if stored is None or (size is not None and size != len(stored)):
+                    raise HubError(400, MISSING_OBJECT.format(paths=path))
+                added[path], lfs[path] = stored, oid
+            sha = self.hub.commit(repo, revision, header["summary"], added, deleted, lfs)
         url = f"{self.hub.endpoint}/{repo_id}/commit/{sha}"
         self.send_json(200, {"success": True, "commitOid": sha, "commitUrl": url, "pullRequestUrl": None})
 
@@ -238,8 +275,22 @@ def _refs(kind: str, table: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": s} for n, s in sorted(table.items())]
 
 
-def _tree(files: dict[str, bytes], prefix: str, recursive: bool) -> dict[str, dict[str, Any]]:
-    """The entries under `prefix`: files with git oid and size, and their folders, as the Hub lists them."""
+def _preupload_item(item: Any) -> tuple[str, int, bytes]:
+    """(path, size, sample) of one file a preupload request asks about; 400 when malformed."""
+    try:
+        path, size = item["path"], int(item.get("size") or 0)
+        sample = base64.b64decode(item.get("sample") or "", validate=True)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise HubError(
+            400, "malformed preupload payload: each file needs a path, a size and a sample"
+        ) from None
+    return path, size, sample
+
+
+def _tree(commit: Commit, prefix: str, recursive: bool) -> dict[str, dict[str, Any]]:
+    """The entries under `prefix`: files with git oid and size (and `lfs` for LFS files), and their
+    folders, as the Hub lists them."""
+    files = commit.files
     entries: dict[str, dict[str, Any]] = {}
     depth = len(prefix.split("/")) if prefix else 0
     for path, data in sorted(files.items()):
@@ -255,14 +306,24 @@ def _tree(files: dict[str, bytes], prefix: str, recursive: bool) -> dict[str, di
             for i in range(depth, len(parts) - 1):
                 folder = "/".join(parts[: i + 1])
                 entries.setdefault(folder, {**_FOLDER, "path": folder})
-        entries[path] = {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
+        entry = {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
+        oid = commit.lfs.get(path)
+        if oid:
+            ptr = pointer(oid, len(data))
+            entry["oid"] = git_blob_sha1(ptr)
+            entry["lfs"] = {"oid": oid, "size": len(data), "pointerSize": len(ptr)}
+        entries[path] = entry
     return entries
 
 
-def _parse_commit(raw: bytes) -> tuple[dict[str, Any], dict[str, bytes], set[str]]:
-    """The NDJSON commit payload: (header, added path -> bytes, deleted paths); 400 on anything else."""
+def _parse_commit(
+    raw: bytes,
+) -> tuple[dict[str, Any], dict[str, bytes], dict[str, tuple[str, int | None]], set[str]]:
+    """The NDJSON commit payload: (header, inline path -> bytes, LFS path -> (oid, size or None),
+    deleted paths); 400 on anything else."""
     header: dict[str, Any] = {}
     added: dict[str, bytes] = {}
+    pointers: dict[str, tuple[str, int | None]] = {}
     deleted: set[str] = set()
     try:
         for line in raw.splitlines():
@@ -279,16 +340,17 @@ def _parse_commit(raw: bytes) -> tuple[dict[str, Any], dict[str, bytes], set[str
             elif key in {"deletedFile", "deletedFolder"}:
                 deleted.add(value["path"])
             elif key == "lfsFile":
-                raise HubError(
-                    400, "this test server stores regular files only (preupload answers 'regular')"
-                )
+                if value.get("algo", "sha256") != "sha256":
+                    raise HubError(400, "LFS files are named by their sha256")
+                size = value.get("size")
+                pointers[value["path"]] = (str(value["oid"]), None if size is None else int(size))
             else:
                 raise HubError(400, f"unknown commit operation {key!r}")
     except (ValueError, KeyError, TypeError):
         raise HubError(400, "malformed NDJSON commit payload") from None
     if not header.get("summary"):
         raise HubError(400, "the commit header needs a summary")
-    for path in added:
+    for path in [*added, *pointers]:
         if path.startswith("/") or ".." in path.split("/"):
             raise HubError(400, f"invalid path {path!r}")
-    return header, added, deleted
+    return header, added, pointers, deleted

@@ -118,6 +118,9 @@ class HubHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PUT(self) -> None:  # the LFS upload endpoint (lfs.py)
+        self._dispatch("PUT")
+
     def handle_one_request(self) -> None:
         try:
             super().handle_one_request()

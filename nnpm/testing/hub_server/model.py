@@ -11,6 +11,11 @@ Bearer token (none or an unknown one: 401; a user without rights on the namespac
 in; a namespace absent from `orgs` (and not a user name) accepts any valid token. An
 unknown token is refused everywhere. Private repos answer 401 (anonymous) or 404
 (other users) to reads.
+
+Files in LFS (uploads.py decides which) keep their bytes in the commit like any file, so
+downloads and `tamper` treat them alike; `Commit.lfs` records their LFS oid (sha256), and
+`Repo.lfs_objects` is the repo's LFS storage, filled by the upload endpoint (lfs.py) before a
+commit may point at an object.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from nnpm.testing.hub_server.uploads import DEFAULT_GITATTRIBUTES, sha256_hex, upload_mode
 
 DEFAULT_BRANCH = "main"
 REPO_PART = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -72,6 +79,16 @@ class Commit:
     message: str
     files: dict[str, bytes]
     date: str
+    #: path -> LFS oid (sha256) of the files stored in LFS; the others are regular git blobs
+    lfs: dict[str, str] = field(default_factory=dict)
+
+
+class LfsUpload(NamedTuple):
+    """One object the upload endpoint accepted (`HubServer.lfs_uploads`)."""
+
+    repo_id: str
+    oid: str
+    size: int
 
 
 @dataclass
@@ -82,6 +99,8 @@ class Repo:
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    #: the repo's LFS storage: sha256 oid -> bytes, as uploaded through the LFS batch API
+    lfs_objects: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def author(self) -> str:
@@ -150,6 +169,12 @@ class HubModel:
         self.repos: dict[str, Repo] = {}
         self.lock = threading.RLock()
         self._seq = itertools.count(1)
+        #: every LFS object the upload endpoint accepted, in order
+        self.lfs_uploads: list[LfsUpload] = []
+        #: (repo_id, oid, "upload" or "present") for every object the LFS batch API was asked about
+        self.lfs_batches: list[tuple[str, str, str]] = []
+        #: upload URL ticket -> (repo_id, oid, size) the batch API granted (lfs.py)
+        self.lfs_tickets: dict[str, tuple[str, str, int]] = {}
 
     # --- changing state (lock held) --------------------------------------------------------
 
@@ -157,25 +182,49 @@ class HubModel:
         """A new repo whose main branch holds the .gitattributes the Hub starts every repo with."""
         repo = Repo(repo_id=repo_id, private=private, created_at=now())
         self.repos[repo_id] = repo
-        gitattributes = {".gitattributes": b"*.safetensors filter=lfs\n"}
+        gitattributes = {".gitattributes": DEFAULT_GITATTRIBUTES}
         self.commit(repo, DEFAULT_BRANCH, "initial commit", gitattributes, set())
         return repo
 
     def commit(
-        self, repo: Repo, branch: str, message: str, added: dict[str, bytes], deleted: set[str]
+        self,
+        repo: Repo,
+        branch: str,
+        message: str,
+        added: dict[str, bytes],
+        deleted: set[str],
+        lfs: Mapping[str, str] | None = None,
     ) -> str:
-        """Commit on `branch`: the parent's tree minus `deleted` (files or folders) plus `added`."""
+        """Commit on `branch`: the parent's tree minus `deleted` (files or folders) plus `added`;
+        `lfs` maps the added paths stored in LFS to their oid (the others are regular blobs)."""
         parent_sha = repo.branches.get(branch)
-        files = dict(repo.commits[parent_sha].files) if parent_sha else {}
+        parent = repo.commits[parent_sha] if parent_sha else None
+        files = dict(parent.files) if parent else {}
+        pointers = dict(parent.lfs) if parent else {}
         for path in deleted:
             folder = path.rstrip("/") + "/"
             files = {p: d for p, d in files.items() if p != path and not p.startswith(folder)}
         files.update(added)
-        tree = {p: git_blob_sha1(d) for p, d in sorted(files.items())}
+        pointers = {p: o for p, o in pointers.items() if p in files and p not in added}
+        pointers.update(lfs or {})
+        tree = {p: pointers.get(p) or git_blob_sha1(d) for p, d in sorted(files.items())}
         sha = hashlib.sha1(json.dumps([parent_sha, message, next(self._seq), tree]).encode()).hexdigest()
-        repo.commits[sha] = Commit(sha=sha, parent=parent_sha, message=message, files=files, date=now())
+        repo.commits[sha] = Commit(
+            sha=sha, parent=parent_sha, message=message, files=files, date=now(), lfs=pointers
+        )
         repo.branches[branch] = sha
         return sha
+
+    def seed(self, repo: Repo, files: Mapping[str, bytes]) -> dict[str, str]:
+        """Store in `repo`'s LFS what the Hub would put there (test seeding); path -> oid of those files."""
+        head = repo.commits.get(repo.branches.get(DEFAULT_BRANCH, ""))
+        gitattributes = files.get(".gitattributes") or (head.files.get(".gitattributes") if head else None)
+        lfs = {}
+        for path, data in files.items():
+            if data and upload_mode(path, len(data), data[:512], gitattributes) == "lfs":
+                lfs[path] = sha256_hex(data)
+                repo.lfs_objects[lfs[path]] = data
+        return lfs
 
     # --- who may do what -------------------------------------------------------------------
 
