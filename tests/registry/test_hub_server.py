@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.registry import hub_fixtures
@@ -140,3 +142,41 @@ def test_page_size_must_be_positive():
 
     with pytest.raises(ValueError, match="page_size"):
         HubServer(page_size=0)
+
+
+def test_lfs_files_are_listed_and_served_as_on_the_hub(tmp_path, hub, api):
+    """A file preupload calls "lfs" goes through the batch API; the tree lists its LFS oid and size, and
+    the client's metadata call reads its sha256 and size from the X-Linked-* headers."""
+    import hashlib
+
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    api.create_repo("alice/demo")
+    data = bytes(range(256)) * 4
+    _commit(api, "alice/demo", {"sub/a.bin": data, "notes.txt": b"hello\n"})
+    oid = hashlib.sha256(data).hexdigest()
+    assert [(u.oid, u.size) for u in hub.lfs_uploads] == [(oid, len(data))]
+    assert hub.repos["alice/demo"].head().lfs == {"sub/a.bin": oid}
+
+    entries = {e.path: e for e in api.list_repo_tree("alice/demo", recursive=True) if hasattr(e, "lfs")}
+    assert entries["sub/a.bin"].lfs.sha256 == oid and entries["notes.txt"].lfs is None
+    url = hf_hub_url("alice/demo", "sub/a.bin", endpoint=hub.endpoint)
+    meta = get_hf_file_metadata(url, token=ALICE)
+    assert meta.etag == oid and meta.size == len(data) and meta.xet_file_data is None
+    local = hf_hub_download("alice/demo", "sub/a.bin", endpoint=hub.endpoint, token=ALICE, local_dir=tmp_path)
+    assert Path(local).read_bytes() == data
+
+
+def test_xet_is_not_offered(hub, api):
+    """No Xet write token and no X-Xet-* header: a client must take the LFS path (nnpm checks this first)."""
+    import urllib.error
+    import urllib.request
+
+    api.create_repo("alice/demo")
+    request = urllib.request.Request(
+        f"{hub.endpoint}/api/models/alice/demo/xet-write-token/main",
+        headers={"Authorization": f"Bearer {ALICE}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request)
+    assert err.value.code == 404 and not any(h.lower().startswith("x-xet") for h in err.value.headers)
