@@ -19,6 +19,7 @@ from nnpm.package import families
 from nnpm.package.card import card_difference, is_generated, render_card
 from nnpm.package.files import read_text_file
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
+from nnpm.package.signing import SIGNATURE_NAME
 from nnpm.package.weights import check_shapes, read_header
 
 WEIGHTS_SUFFIX = ".safetensors"
@@ -49,14 +50,17 @@ def pack(
     files = {
         rel: FileEntry(*hash_regular_file(directory / rel))
         for rel in package_files(directory)
-        if rel not in (MANIFEST_NAME, CARD_NAME)
+        if rel not in (MANIFEST_NAME, CARD_NAME, SIGNATURE_NAME)
     }
     files[CARD_NAME] = FileEntry(sha256_bytes(card), len(card))
     packed = manifest.with_files(files, where=str(directory))
     check_weights(directory, packed)
     refuse_second_digest(packed, published or {}, where=str(directory / MANIFEST_NAME))
     atomic_write_bytes(directory / CARD_NAME, card)
-    atomic_write_text(directory / MANIFEST_NAME, packed.to_toml())
+    text = packed.to_toml()
+    if text != read_text_file(directory / MANIFEST_NAME):  # a signature over the old files signs nothing now
+        (directory / SIGNATURE_NAME).unlink(missing_ok=True)
+    atomic_write_text(directory / MANIFEST_NAME, text)
     return packed
 
 
@@ -94,8 +98,11 @@ def refuse_second_digest(manifest: Manifest, published: Mapping[str, str], *, wh
     )
 
 
-def check_package(directory: Path) -> Manifest:
-    """Everything publish needs to trust a directory: schema, hashes, no stray files, weights fit the spec."""
+def check_package(directory: Path, *, hashes: bool = True) -> Manifest:
+    """Everything publish needs to trust a directory: schema, hashes, no stray files, weights fit the spec.
+
+    `hashes=False` checks every listed file is there as a regular file but leaves hashing it to the
+    caller, for a registry that hashes each byte once while copying it into its blob store."""
     directory = Path(directory)
     manifest = Manifest.read(directory / MANIFEST_NAME)
     present = package_files(directory)
@@ -105,8 +112,8 @@ def check_package(directory: Path) -> Manifest:
             where=str(directory / MANIFEST_NAME),
             hint=f"run `nnpm pack {directory}`",
         )
-    verify_files(directory, manifest)
-    unlisted = sorted(set(present) - set(manifest.files) - {MANIFEST_NAME})
+    verify_files(directory, manifest, hashes=hashes)
+    unlisted = sorted(set(present) - set(manifest.files) - {MANIFEST_NAME, SIGNATURE_NAME})
     if unlisted:
         raise ManifestError(
             f"file {unlisted[0]!r} is not listed in [files]",
@@ -153,7 +160,7 @@ def package_files(directory: Path) -> list[str]:
     return files
 
 
-def verify_files(directory: Path, manifest: Manifest) -> None:
+def verify_files(directory: Path, manifest: Manifest, *, hashes: bool = True) -> None:
     """Re-hash every listed file; the first mismatch names the file and both hashes. A listed file
     that is missing, or that is (or lies under) a symbolic link or anything but a regular file,
     is an IntegrityError too: installed packages are checked with this before they are loaded."""
@@ -164,7 +171,8 @@ def verify_files(directory: Path, manifest: Manifest) -> None:
             raise IntegrityError(f"file {rel!r} listed in the manifest is missing", where=str(directory))
         if kind:
             raise IntegrityError(f"file {rel!r} listed in the manifest is {kind}", where=str(directory))
-        verify_file(path, entry)
+        if hashes:
+            verify_file(path, entry)
 
 
 def _not_regular(directory: Path, rel: str) -> str | None:

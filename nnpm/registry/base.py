@@ -89,6 +89,14 @@ class Registry(ABC):
     ) -> None:
         """Write the file's bytes to `dest` (the caller checks size and sha256)."""
 
+    def local_file(self, info: VersionInfo, path: str, entry: FileEntry) -> Path | None:
+        """A regular file on this machine that holds exactly `path`'s bytes, or None.
+
+        A registry on the store's own file system (a directory) answers with its blob, so the
+        store can link, reflink or copy it in one hashing pass instead of streaming it through
+        fetch_file; remote registries have none. The caller still checks size and sha256."""
+        return None
+
     @abstractmethod
     def publish(
         self, package_dir: Path, manifest: Manifest, progress: Progress | None = None

@@ -17,8 +17,12 @@ def test_publish_then_search_show_and_versions(tmp_path, nnpm_home):
     details = api.show("digits/mlp==1.0.0")
     assert [str(v.version) for v in details.versions] == ["1.0.0", "1.1.0"]
     assert str(details.manifest.version) == "1.0.0"
-    index = json.loads((nnpm_home / "registry" / "index.json").read_text())
-    assert set(index["packages"]) == {"digits/mlp", "fmnist/bag-module"}
+    index = nnpm_home / "registry" / "index"
+    files = sorted(str(p.relative_to(index)) for p in index.glob("*/*.json"))
+    assert files == ["digits/mlp.json", "fmnist/bag-module.json"]  # one file per package
+    assert not (nnpm_home / "registry" / "index.json").exists()  # no single index is written
+    doc = json.loads((index / "digits" / "mlp.json").read_text())
+    assert doc["name"] == "digits/mlp" and list(doc["versions"]) == ["1.0.0", "1.1.0"]
 
 
 def test_identical_content_again_is_a_no_op(tmp_path):
@@ -29,11 +33,12 @@ def test_identical_content_again_is_a_no_op(tmp_path):
 
 def test_different_content_under_a_published_version_is_refused_and_nothing_changes(tmp_path, nnpm_home):
     publish(tmp_path, "digits/mlp", "1.0.0", seed=0)
-    index_before = (nnpm_home / "registry" / "index.json").read_bytes()
+    index_file = nnpm_home / "registry" / "index" / "digits" / "mlp.json"
+    index_before = index_file.read_bytes()
     with pytest.raises(ImmutableVersionError) as err:
         api.publish(make_package(tmp_path / "other", "digits/mlp", "1.0.0", seed=1))
     assert "digits/mlp==1.0.0" in err.value.one_line() and "bump the version" in err.value.one_line()
-    assert (nnpm_home / "registry" / "index.json").read_bytes() == index_before
+    assert index_file.read_bytes() == index_before
 
 
 def test_blobs_are_stored_once_however_many_packages_hold_them(tmp_path, nnpm_home):

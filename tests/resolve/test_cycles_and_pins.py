@@ -1,12 +1,11 @@
 """Dependency cycles and digest pins: both refused while resolving, before anything is downloaded."""
 
-import json
-
 import pytest
 
 from nnpm import api
 from nnpm.cli import main
 from nnpm.errors import ResolutionError
+from nnpm.registry import sparse_index
 from nnpm.registry.config import add_registry
 from nnpm.store.store import Store
 from tests.factories import make_package, publish
@@ -172,11 +171,10 @@ def test_an_index_without_pins_is_still_caught_after_install(tmp_path, two_build
         deps={"base/embedding": "==1.0.0"},
         pins={"base/embedding": team_digest},
     )
-    index_file = nnpm_home / "registry" / "index.json"
-    index = json.loads(index_file.read_text())
-    for rows in index["packages"].values():
-        for row in rows.values():
-            row.pop("pins", None)
-    index_file.write_text(json.dumps(index))
+    for registry in (nnpm_home / "registry", tmp_path / "team"):
+        for name in sparse_index.package_names(registry):  # rewritten as an index without pins
+            rows = sparse_index.read_package(registry, name)
+            pinless = {v: {k: x for k, x in r.items() if k != "pins"} for v, r in rows.items()}
+            sparse_index.write_package(registry, name, pinless)
     with pytest.raises(ResolutionError, match="app/module 1.0.0 needs base/embedding with sha256"):
         api.install(["app/module"], project=False)
