@@ -9,9 +9,15 @@ over loopback. Errors carry the Hub's ``X-Error-Code`` / ``X-Error-Message`` hea
 (RepoNotFound, RevisionNotFound, EntryNotFound), so the client raises the same
 exceptions it raises against the Hub.
 
+Files travel the way huggingface.co makes them travel when Xet is not used: `preupload`
+answers "lfs" for weights, binary and large files, which the client then uploads through
+the LFS batch API before its commit names them; an inline copy of such a file is refused.
+No Xet storage is offered (docs/hub.md, "What the test server models").
+
 The package is split along its seams: `model` (repos, commits, who may read and
-write), `http` (bodies, answers, routing, pagination, injected faults) and
-`endpoints` (the API routes; their list is in that module's docstring).
+write), `uploads` (which files are LFS, the Hub's refusals), `http` (bodies, answers,
+routing, pagination, injected faults), `endpoints` (the API routes; their list is in that
+module's docstring) and `lfs` (the LFS batch, upload and verify endpoints).
 
 Test hooks, all thread-safe:
 
@@ -28,6 +34,8 @@ Test hooks, all thread-safe:
 - ``requests``: every (method, path) served, to assert that nothing touched the network.
 - ``commit_files(repo_id, files, message=...)``: seed a repo without a client.
 - ``page_size``: items per page of the paginated listings (models, tree).
+- ``lfs_uploads`` / ``lfs_batches``: the objects the LFS upload endpoint stored, and every
+  object the batch API was asked about ("upload" or "present").
 """
 
 from __future__ import annotations
