@@ -106,6 +106,14 @@ class IntegrityError(NnpmError):
     default_hint = "the file was changed or corrupted; reinstall it with `nnpm install --force NAME`"
 
 
+class SignatureError(IntegrityError):
+    """A package's signature is missing, does not match its files, or is by a key nobody trusts."""
+
+    default_hint = (
+        "install it from the publisher you trust, or ask them to sign it (`nnpm sign DIR --key KEY`)"
+    )
+
+
 # --- registries and the store -------------------------------------------------------------------
 
 

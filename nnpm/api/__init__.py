@@ -22,6 +22,7 @@ publish_all = default_client.publish_all
 pack = default_client.pack
 lock = default_client.lock
 verify = default_client.verify
+sign = default_client.sign
 search = default_client.search
 show = default_client.show
 list_installed = default_client.list_installed
@@ -51,6 +52,7 @@ __all__ = [
     "publish_all",
     "resolve_installed",
     "search",
+    "sign",
     "show",
     "uninstall",
     "verify",

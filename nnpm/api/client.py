@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from nnpm.api import installing, publishing, science
+from nnpm.api import installing, publishing, science, signing
 from nnpm.api.installing import InstallResult
 from nnpm.api.paths import composite_folder, folders_near, is_path_spec, package_folder
 from nnpm.config import Settings
 from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
 from nnpm.package.manifest import MANIFEST_NAME, Manifest
 from nnpm.package.naming import Requirement
+from nnpm.package.signing import SigningKey
 from nnpm.progress import NULL, Progress
 from nnpm.registry import config as registry_config
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
@@ -228,9 +229,19 @@ class Client:
     def list_installed(self) -> list[InstalledPackage]:
         return self.store.installed()
 
-    def verify(self) -> list[Problem]:
-        """Every mismatch between installed bytes and their manifests ([] when all is well)."""
-        return self.store.verify()
+    def verify(self, *, signatures: bool = False) -> list[Problem]:
+        """Every mismatch between installed bytes and their manifests ([] when all is well); with
+        `signatures`, also every package the trust policy requires a signature of and that lacks
+        a valid one by a trusted key."""
+        problems = self.store.verify()
+        if signatures:
+            with self.store.reading():
+                problems += signing.verify_signatures(self)
+        return problems
+
+    def sign(self, directory: Path | str, key: SigningKey) -> Path:
+        """Sign a packed package directory (writes nnpm.sig beside its files; docs/signing.md)."""
+        return signing.sign(Path(directory), key)
 
     # --- installing ----------------------------------------------------------------------------
 

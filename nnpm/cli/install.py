@@ -105,15 +105,17 @@ def lock(registry, pre, as_json) -> None:
 
 
 @click.command()
+@click.option("--signatures", is_flag=True,
+              help="Also check the signature of every package the trust policy requires one of (`nnpm trust`).")  # fmt: skip
 @json_option
-def verify(as_json) -> None:
+def verify(signatures: bool, as_json) -> None:
     """Re-hash every installed file against its manifest. Exit code 3 on any mismatch.
 
     With --json: {"verified": N, "problems": [{"package", "problem"}]}, and still exit code 3."""
     from nnpm import api
     from nnpm.errors import IntegrityError
 
-    problems = api.verify()
+    problems = api.verify(signatures=signatures)
     if as_json:
         emit_json({"verified": len(api.list_installed()),
                    "problems": [{"package": p.package, "problem": p.what} for p in problems]})  # fmt: skip

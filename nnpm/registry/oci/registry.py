@@ -42,12 +42,19 @@ from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
+from nnpm.package.signing import SIGNATURE_NAME
 from nnpm.progress import Progress
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.oci.artifact import Artifact, Blob, build_manifest, parse_manifest
 from nnpm.registry.oci.auth import Credentials, find_credentials
 from nnpm.registry.oci.client import OciClient
 from nnpm.registry.oci.names import SCHEME, parse_oci_url, tag_for, version_from_tag
+from nnpm.registry.oci.signature import (
+    MAX_SIGNATURE_BYTES,
+    build_signature_manifest,
+    signature_layer,
+    signature_tag,
+)
 from nnpm.registry.search import select
 from nnpm.registry.unreadable import UnreadableVersion
 
@@ -241,23 +248,51 @@ class OciRegistry(Registry):
         repo, tag = self.repository(manifest.name), tag_for(manifest.version)
         existing = self._existing(manifest, repo, tag)
         if existing is not None:
-            return self._republish(manifest, digest, *existing)
+            return self._republish(package_dir, manifest, digest, *existing)
         for rel, entry in sorted(manifest.files.items()):
             source = _regular_file(package_dir, rel)
             self.client.upload_blob(repo, f"sha256:{entry.sha256}", entry.size, source)
             if progress:
                 progress.advance(entry.size)
         self.client.upload_blob(repo, f"sha256:{digest}", len(data), data)
-        revision = self.client.put_manifest(repo, tag, build_manifest(manifest, digest, len(data)))
+        body = build_manifest(manifest, digest, len(data))
+        revision = self.client.put_manifest(repo, tag, body)
+        self._push_signature(package_dir, repo, revision, len(body))
         return PublishResult(manifest, digest, self.name, created=True, revision=revision)
 
-    def _existing(self, manifest: Manifest, repo: str, tag: str) -> tuple[Artifact, str] | None:
-        """(artifact, manifest digest) the version's tag holds now; None when there is no such tag."""
+    def _push_signature(self, package_dir: Path, repo: str, revision: str, size: int) -> None:
+        """nnpm.sig, when the package has one, as the artifact whose subject is the version's manifest."""
+        path = package_dir / SIGNATURE_NAME
+        if not path.is_file():
+            return
+        signature = read_text_file(path, limit=MAX_SIGNATURE_BYTES).encode("utf-8")
+        self.client.upload_blob(repo, f"sha256:{sha256_bytes(signature)}", len(signature), signature)
+        empty = b"{}"
+        self.client.upload_blob(repo, f"sha256:{sha256_bytes(empty)}", len(empty), empty)
+        self.client.put_manifest(
+            repo, signature_tag(revision), build_signature_manifest(signature, revision, size)
+        )
+
+    def fetch_signature(self, info: VersionInfo) -> bytes | None:
+        """The version's nnpm.sig, or None when it was published unsigned."""
+        repo, reference = self.repository(info.name), self._reference(info)
+        got = self.client.get_manifest(repo, reference)
+        if got is None:
+            return None
+        signed = self.client.get_manifest(repo, signature_tag(got[1]))
+        if signed is None:
+            return None
+        where = self._where(info.name, signature_tag(got[1]))
+        digest, size = signature_layer(signed[0], got[1], where=where)
+        return self.client.read_blob(repo, digest, size, limit=MAX_SIGNATURE_BYTES)
+
+    def _existing(self, manifest: Manifest, repo: str, tag: str) -> tuple[Artifact, str, int] | None:
+        """(artifact, manifest digest, manifest size) the version's tag holds now; None when there is no such tag."""
         got = self.client.get_manifest(repo, tag)
         if got is None:
             return None
         try:
-            return parse_manifest(got[0], where=self._where(manifest.name, tag)), got[1]
+            return parse_manifest(got[0], where=self._where(manifest.name, tag)), got[1], len(got[0])
         except ManifestError:
             raise ImmutableVersionError(
                 f"tag {tag} already exists but does not hold an nnpm package",
@@ -265,8 +300,11 @@ class OciRegistry(Registry):
                 hint="delete the tag in the registry, or publish a new version",
             ) from None
 
-    def _republish(self, manifest: Manifest, digest: str, artifact: Artifact, revision: str) -> PublishResult:
-        if artifact.config.sha256 == digest:
+    def _republish(
+        self, package_dir: Path, manifest: Manifest, digest: str, artifact: Artifact, revision: str, size: int
+    ) -> PublishResult:
+        if artifact.config.sha256 == digest:  # the same package again; a signature made since is added
+            self._push_signature(package_dir, self.repository(manifest.name), revision, size)
             return PublishResult(manifest, digest, self.name, created=False, revision=revision)
         raise ImmutableVersionError(
             f"{manifest.id} is already published with different content "
