@@ -2,11 +2,14 @@
 
 Where credentials come from, first found wins:
 
-1. NNPM_OCI_USERNAME and NNPM_OCI_PASSWORD (both set): one account for every OCI registry;
-2. Docker's config.json (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), the
-   `auths` entry of the registry's host, as `docker login` writes it (base64 `user:pass`).
-   Credential helpers (`credsStore`, `credHelpers`) are not run: nnpm executes no
-   programs named by a configuration file.
+1. NNPM_OCI_TOKEN: a bearer token issued out of band (a CI job's registry token), sent as
+   `Authorization: Bearer ...` to the registry's host only;
+2. NNPM_OCI_USERNAME and NNPM_OCI_PASSWORD (both set): one account for every OCI registry;
+3. Docker's config.json (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), as
+   `docker login` leaves it: the host's credential helper (`credHelpers`, else `credsStore`),
+   the program `docker-credential-NAME` on PATH that Docker itself runs (`get`, the host on
+   stdin, JSON with Username and Secret on stdout), else the host's `auths` entry (base64
+   `user:pass`). The helper is the user's own configuration, never anything from a package.
 
 A `Credentials` never shows its password: its repr is redacted, and the client never puts
 it into a message, a URL, a log, a lock or a manifest.
@@ -25,11 +28,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from nnpm.errors import AuthenticationError, ConfigError, RegistryError
+from nnpm.registry.oci.helpers import credential_helper, helper_credentials
 from nnpm.registry.oci.names import OciLocation
 
+TOKEN_VAR = "NNPM_OCI_TOKEN"
 USERNAME_VAR = "NNPM_OCI_USERNAME"
 PASSWORD_VAR = "NNPM_OCI_PASSWORD"
-LOGIN_HINT = f"set {USERNAME_VAR} and {PASSWORD_VAR}, or run `docker login HOST`"
+LOGIN_HINT = f"set {USERNAME_VAR} and {PASSWORD_VAR} (or {TOKEN_VAR}), or run `docker login HOST`"
 #: the largest config.json read: far above any real one
 _MAX_DOCKER_CONFIG = 1024 * 1024
 _PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
@@ -37,11 +42,13 @@ _PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\
 
 @dataclass(frozen=True)
 class Credentials:
-    """A username and password (or an identity token used as the password)."""
+    """A username and password (or an identity token used as the password); with `bearer`, a
+    token sent as it is (`password`), never exchanged."""
 
     username: str
     password: str = field(repr=False)
     source: str = ""
+    bearer: bool = False
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password='***', source={self.source!r})"
@@ -75,6 +82,8 @@ class Challenge:
 def find_credentials(host: str, environ: dict[str, str] | None = None) -> Credentials | None:
     """The credentials for `host` (with port) from the environment, else Docker's config.json."""
     env = os.environ if environ is None else environ
+    if env.get(TOKEN_VAR):
+        return Credentials("", env[TOKEN_VAR], source=TOKEN_VAR, bearer=True)
     user, password = env.get(USERNAME_VAR), env.get(PASSWORD_VAR)
     if user and password is not None:
         return Credentials(user, password, source=USERNAME_VAR)
@@ -97,6 +106,9 @@ def docker_credentials(host: str, path: Path) -> Credentials | None:
         raise ConfigError(
             "unreadable Docker config (not JSON)", where=str(path), hint="fix it, or run `docker login` again"
         ) from None
+    helper = credential_helper(doc, host)
+    if helper is not None:
+        return helper_credentials(helper, host, where=str(path))
     auths = doc.get("auths") if isinstance(doc, dict) else None
     if not isinstance(auths, dict):
         return None
@@ -143,6 +155,9 @@ class Authenticator:
         """The Authorization value for a request to `url`; never for a host other than the registry's."""
         if urlsplit(url).netloc.lower() != self.location.host:
             return None  # an upload or download URL elsewhere (object storage) gets no credentials
+        if self.credentials is not None and self.credentials.bearer:
+            self._check_safe_to_send(url)
+            return f"Bearer {self.credentials.password}"
         return self.tokens.get(scope) or self.basic
 
     def answer(self, challenge: Challenge | None, scope: str, what: str, session, timeout) -> None:
@@ -155,6 +170,8 @@ class Authenticator:
             )
         if self.lookup is not None:
             self.credentials = self.lookup()
+        if self.credentials is not None and self.credentials.bearer:
+            raise self.refused(what)  # the token was sent and refused: there is nothing to exchange
         self.basic = None
         self.tokens.pop(scope, None)
         if challenge.scheme == "basic":
