@@ -10,7 +10,10 @@ Layout (docs/registry.md):
 
 An install stages a complete package under tmp/, checks every byte against the
 manifest (and the manifest against the digest the resolver or lock promised), then
-renames it into packages/ in one step. Replacing an install (`--force`, or one whose
+renames it into packages/ in one step. Each byte is read once: hashed as it arrives
+(nnpm.store.fetch), from a local registry by a kernel copy or a reflink. Blobs are read-only
+(0o444) and hard-linked into package folders, so an installed file cannot be edited by an
+ordinary write; one edited anyway (chmod first) is what `verify()` re-hashes to find. Replacing an install (`--force`, or one whose
 record is corrupt) exchanges the two directories in one step where the system can
 (renameat2 on Linux), so the package is never missing; elsewhere the old one is moved
 aside under a journal that the next writer uses to put it back if the process died
@@ -44,12 +47,13 @@ from packaging.version import Version
 
 from nnpm import config, fsutil
 from nnpm.errors import IntegrityError, LockTimeoutError, ManifestError, NotInstalledError
-from nnpm.fsutil import atomic_write_text, exchange_paths, hash_file, writing
+from nnpm.fsutil import atomic_write_text, exchange_paths, writing
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.package.pack import check_weights, verify_file
 from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
+from nnpm.store.fetch import fetch_blob
 from nnpm.store.locking import shared_lock
 from nnpm.store.records import RECORD_NAME, InstalledPackage, Problem, check_folder, read_record
 
@@ -189,6 +193,7 @@ class Store:
             self._stage_file(info, registry, rel, entry, staging, reporter)
         reporter.done()
         _write_new(staging / MANIFEST_NAME, data)
+        (staging / MANIFEST_NAME).chmod(0o444)  # read-only, as every installed file of the package
         check_weights(staging, manifest)
         record = {
             "name": str(info.name),
@@ -209,9 +214,8 @@ class Store:
                 blob.unlink()  # a corrupt blob (or a link, a FIFO) is dropped and fetched again
         if not blob.exists():
             part = staging / f".{uuid.uuid4().hex}.part"
-            registry.fetch_file(info, rel, entry, part, progress=reporter)
+            digest, size = fetch_blob(registry, info, rel, entry, part, reporter)  # hashed as it arrives
             _crash_point("fetched", info.name)
-            digest, size = hash_file(part)
             if digest != entry.sha256 or size != entry.size:
                 raise IntegrityError(
                     f"sha256 mismatch for {rel!r}: expected {entry.sha256} ({entry.size} bytes), "
@@ -331,7 +335,7 @@ def digest_conflict(info: VersionInfo, registry: str, current: InstalledPackage)
 
 def _crash_point(point: str, package: object) -> None:
     """Tests only: SIGKILL this process when NNPM_TEST_CRASH_AT is `point` or `point:namespace/name`.
-    Points: fetched (a file downloaded, not hashed), staged (a checked copy in tmp/), exchanged (a
+    Points: fetched (a file in tmp/, hashed, not checked), staged (a checked copy in tmp/), exchanged (a
     replacement swapped in, the old copy in tmp/), removed (uninstalled folders in tmp/, blobs kept)."""
     if os.environ.get("NNPM_TEST_CRASH_AT") in (point, f"{point}:{package}"):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -349,10 +353,12 @@ def _write_new(path: Path, data: bytes) -> None:
 
 
 def _link_or_copy(blob: Path, dest: Path) -> None:
+    """The blob's own inode where the store can hard-link; else a copy, read-only like the blob."""
     try:
         os.link(blob, dest)
     except OSError:
         shutil.copyfile(blob, dest)
+        dest.chmod(0o444)
 
 
 def _uses_hard_links(root: Path) -> bool:
