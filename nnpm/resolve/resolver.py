@@ -9,10 +9,19 @@ entry's `sha256`, carried in `VersionInfo.pins`) only matches that exact build, 
 registry may supply, so another build of it is rejected while resolving, before anything is
 downloaded. A conflict is explained from resolvelib's structured causes, naming who asked
 for what.
+
+Scale (issue 15): each registry is asked for a name's versions once per resolution (the
+provider's cache); the names a resolution can reach are read first (`RegistryProvider.closure`,
+the same reads), which sizes resolvelib's round limit from the problem instead of a constant;
+and a conflict-free problem whose names form no cycle is solved without resolvelib, in one pass
+in dependency order (nnpm/resolve/fast.py), because resolvelib rescans every open requirement
+each round, which is quadratic when thousands of packages are resolved at once. Anything else
+(a conflict, backtracking, a cycle) goes to resolvelib with pip's preference order.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -24,6 +33,9 @@ from nnpm.package.naming import PackageName, Requirement
 from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
 from nnpm.registry.search import did_you_mean
+
+#: rounds resolvelib may spend backtracking, beyond the problem's size
+BACKTRACK_ROUNDS = 2000
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,8 @@ class RegistryProvider:
         self.preferred = dict(preferred or {})
         self.reporter = reporter or NULL
         self._cache: dict[tuple[PackageName, int], list[Candidate]] = {}
+        #: name -> the order it was asked for in (the user's requirements), for get_preference
+        self.requested: dict[PackageName, int] = {}
 
     # -- what resolvelib calls ------------------------------------------------------------------
 
@@ -136,13 +150,29 @@ class RegistryProvider:
         return requirement_or_candidate.name
 
     def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
-        # Resolve the most constrained names first: fewer candidates means earlier conflicts.
-        return sum(1 for _ in candidates[identifier])
+        """pip's order, smallest first: pinned (`==`, or a sha256) and then the user's own requirements
+        before the rest, then fewest candidates (conflicts surface early, backtracking stays short),
+        then upper-bounded ones, the order the user gave, constrained before free, and the name."""
+        reqs = [info.requirement for info in information[identifier]]
+        operators = [(spec.operator, spec.version) for r in reqs for spec in r.specifier]
+        pinned = any(getattr(r, "sha256", None) for r in reqs) or any(
+            op in ("==", "===") and "*" not in version for op, version in operators
+        )
+        upper = any(op in ("<", "<=", "~=") or (op == "==" and "*" in version) for op, version in operators)
+        direct = any(info.parent is None for info in information[identifier])
+        count = sum(1 for _ in candidates[identifier])
+        order = self.requested.get(identifier, math.inf)
+        return (not pinned, not direct, count, not upper, order, not operators, str(identifier))
 
     def narrow_requirement_selection(
         self, identifiers, resolutions, candidates, information, backtrack_causes
     ):
-        return identifiers
+        """pip's narrowing: while backtracking, the names of the conflict first (found in one linear pass,
+        where get_preference would need one pass per name)."""
+        causes = {cause.requirement.name for cause in backtrack_causes} | {
+            cause.parent.name for cause in backtrack_causes if cause.parent is not None
+        }
+        return [name for name in identifiers if name in causes] or identifiers
 
     def find_matches(
         self,
@@ -152,8 +182,13 @@ class RegistryProvider:
     ) -> list[Candidate]:
         """The first registry holding `identifier` supplies its versions; when a requirement pins a
         digest that registry lacks, the later registries are asked for exactly that build."""
-        reqs = list(requirements[identifier])
         bad = {(c.version, c.sha256) for c in incompatibilities[identifier]}
+        return self.matches_for(identifier, list(requirements[identifier]), bad)
+
+    def matches_for(
+        self, identifier: PackageName, reqs: list[PinnedRequirement], bad: set = frozenset()
+    ) -> list[Candidate]:
+        """The candidates of `identifier` meeting every requirement in `reqs`, most preferred first."""
         pre = self.prereleases or any(r.specifier.prereleases for r in reqs)
         pinned = any(r.sha256 for r in reqs)
         matches: list[Candidate] = []
@@ -198,6 +233,23 @@ class RegistryProvider:
         """Every version of `name` from the first registry that has any."""
         return next(self._by_registry(name), [])
 
+    def closure(self, names: Iterable[PackageName]) -> tuple[dict[PackageName, set[PackageName]], int]:
+        """Every name reachable from `names` through any published version's dependencies, with the
+        names each depends on, and how many versions they have in all: the problem's size. The
+        reads are the ones resolving makes anyway (each name once, cached)."""
+        graph: dict[PackageName, set[PackageName]] = {}
+        versions = 0
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name in graph:
+                continue
+            found = self.candidates(name)
+            versions += len(found)
+            graph[name] = {dep.name for c in found for dep in c.dependencies()}
+            todo.extend(dep for dep in graph[name] if dep not in graph)
+        return graph, versions
+
     def seen(self, name: PackageName) -> list[Candidate]:
         """Every candidate for `name` looked at so far, from every registry asked."""
         return [c for (n, _), found in self._cache.items() if n == name for c in found]
@@ -210,13 +262,13 @@ def resolve(
     prereleases: bool = False,
     preferred: Mapping[PackageName, Version] | None = None,
     reporter: Progress | None = None,
+    fast: bool = True,
 ) -> Resolution:
     """Pick one version of every package needed, or raise ResolutionError saying why not.
 
     A dependency cycle among the picked versions is refused here too, before anything is installed.
+    `fast=False` always uses resolvelib, on the whole problem (the tests compare both answers).
     """
-    import resolvelib
-
     requirements = [PinnedRequirement(r.name, r.specifier, getattr(r, "sha256", None)) for r in requirements]
     provider = RegistryProvider(registries, prereleases=prereleases, preferred=preferred, reporter=reporter)
     for req in requirements:
@@ -226,9 +278,41 @@ def resolve(
                 f"package {req.name} is not in any registry ({names})",
                 hint=did_you_mean(str(req.name), registries),
             )
+    provider.requested = {req.name: i for i, req in reversed(list(enumerate(requirements)))}
+    from nnpm.resolve.fast import components, solve_in_order
+
+    graph, _ = provider.closure(req.name for req in requirements)
+    candidates: dict[PackageName, Candidate] = {}
+    edges: dict[PackageName, tuple[PackageName, ...]] = {}
+    # names that share no dependency, however indirect, are separate problems: a conflict in one
+    # leaves the others to the fast pass, and resolvelib only sees the part that needs it
+    for group in components(graph, requirements) if fast else [requirements]:
+        found = solve_in_order(provider, group, graph) if fast else None
+        picked, links = found if found is not None else _backtrack(provider, group, graph)
+        candidates.update(picked)
+        edges.update(links)
+    resolution = Resolution(candidates, edges)
+    resolution.in_order()  # raises on a cycle
+    return resolution
+
+
+def _backtrack(provider: RegistryProvider, requirements: list[PinnedRequirement], graph) -> tuple[dict, dict]:
+    """resolvelib on `requirements`, with a round limit sized from the names they can reach."""
+    import resolvelib
+
+    reach, todo = set(), [req.name for req in requirements]
+    while todo:
+        name = todo.pop()
+        if name not in reach:
+            reach.add(name)
+            todo.extend(graph.get(name, ()))
+    versions = sum(len(provider.candidates(name)) for name in reach)
+    # One round pins one name; without a conflict a name is re-pinned at most once per version it
+    # has, so no conflict-free problem reaches the limit; the rest is room for backtracking.
+    max_rounds = versions + len(reach) + BACKTRACK_ROUNDS
     try:
         result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(
-            requirements, max_rounds=2000
+            requirements, max_rounds=max_rounds
         )
     except resolvelib.ResolutionImpossible as exc:
         pinned = any(getattr(c.requirement, "sha256", None) for c in exc.causes)
@@ -240,14 +324,16 @@ def resolve(
         )
         raise ResolutionError(explain_conflict(exc.causes, provider), hint=hint) from None
     except resolvelib.ResolutionTooDeep:
-        raise ResolutionError("resolution gave up after 2000 rounds of backtracking") from None
+        raise ResolutionError(
+            f"resolution gave up after {max_rounds} rounds of backtracking "
+            f"({len(reach)} packages, {versions} versions)",
+            hint="the requirements conflict in too many ways to search: pin some of them (name==version)",
+        ) from None
     edges = {
         name: tuple(sorted(child for child in result.graph.iter_children(name) if child is not None))
         for name in result.mapping
     }
-    resolution = Resolution(dict(result.mapping), edges)
-    resolution.in_order()  # raises on a cycle
-    return resolution
+    return dict(result.mapping), edges
 
 
 def explain_conflict(causes, provider: RegistryProvider) -> str:
