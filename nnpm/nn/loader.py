@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from nnpm.errors import ArchitectureError, IntegrityError, NotInstalledError, WeightsError
 from nnpm.nn.build import BuildContext, build
+from nnpm.nn.noinit import no_init
 from nnpm.package.families import expected_shapes
 from nnpm.package.manifest import MANIFEST_NAME, Manifest, parse_toml, sha256_bytes
 from nnpm.package.naming import Requirement
@@ -141,7 +142,8 @@ class Loader:
                 hint="a package depends on the embedding it reads tokens with (by ==version and sha256)",
             )
         context = BuildContext(directory, manifest, _LazyDependencies(manifest, self), self)
-        module = build(manifest.architecture, context)
+        with no_init():  # every tensor is loaded below: drawing random weights first would be waste
+            module = build(manifest.architecture, context)
         state: dict[str, torch.Tensor] = {}
         for rel in weight_files(manifest):
             state.update(load_file(str(directory / rel)))
@@ -198,7 +200,13 @@ class _LazyDependencies(Mapping[str, torch.nn.Module]):
 
 def _load_own_tensors(module: torch.nn.Module, state: dict, own: dict, directory: Path) -> None:
     """Load the package's own tensors; the rest of the state (a composite's modules, a model's
-    embedding) came from dependencies the builder already loaded and verified."""
+    embedding) came from dependencies the builder already loaded and verified. The network was built
+    without initialisation (`no_init`), so a tensor nobody supplied is refused, never left unset.
+
+    Copied into the built network's tensors rather than assigned: safetensors maps the file, and
+    assigned tensors would stay views of that mapping (a file truncated later would crash the
+    process that holds the network, and their alignment and dtype would be the file's, not the
+    network's); the copy costs a few hundredths of a second per 200 MB (benchmarks/transfer.py)."""
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as exc:
