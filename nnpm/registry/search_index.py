@@ -105,14 +105,22 @@ def _uses_fts5(db: sqlite3.Connection) -> bool:
 
 
 def fill(db: sqlite3.Connection, rows: Iterable[tuple[VersionInfo, dict]], signature: str) -> None:
-    """Replace everything in `db` with `rows` (each package's newest version and its row)."""
-    with db:
+    """Replace everything in `db` with `rows` (each package's newest version and its row), in one
+    transaction: the tables too (sqlite3 would otherwise run each DROP and CREATE on its own), so a
+    reader sees the old index or the new one, never one half built."""
+    db.isolation_level = None
+    db.execute("BEGIN IMMEDIATE")
+    try:
         for table in ("meta", "latest", "terms"):
             db.execute(f"DROP TABLE IF EXISTS {table}")
         _create(db, FTS5)
         for info, row in rows:
             _put(db, info, row, FTS5)
         _set_signature(db, signature)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def update(path: Path, info: VersionInfo, row: dict, *, before: str, after: str) -> bool:
@@ -181,5 +189,5 @@ def rebuild(
         except sqlite3.DatabaseError:  # not a database at all: it is derived, so replace it
             path.unlink(missing_ok=True)
             db = sqlite3.connect(path)
-    fill(db, rows(), signature)
+    fill(db, list(rows()), signature)  # every package file read before the old index is touched
     return db

@@ -217,6 +217,17 @@ def migrate(root: Path) -> bool:
     return True
 
 
+def snapshot(root: Path) -> dict[str, Rows]:
+    """Every package's rows, index/ and an unmigrated index.json merged: what the one index.json
+    used to hold (`packages`), for tools and checks that want the whole index at once. It reads
+    every file, so nnpm itself never calls it on a lookup, a publish or a search."""
+    legacy = read_legacy(root) or {}
+    return {
+        name: merge(name, read_package(root, name), legacy.get(name), where=str(package_path(root, name)))
+        for name in sorted({*package_names(root), *legacy})
+    }
+
+
 def row_of(manifest: Manifest, digest: str) -> dict:
     """The row a publish writes for a version: what the resolver and search need, without the files."""
     info = VersionInfo.of(manifest, digest)

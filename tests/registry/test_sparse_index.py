@@ -135,6 +135,8 @@ def test_an_old_index_json_is_read_and_split_by_the_first_publish(tmp_path, reg)
     assert set(_index_files(reg.root)) == {"index/team/a.json", "index/team/b.json"}
     assert [str(i.version) for i in fresh.versions(A)] == ["1.0.0", "2.0.0"]
     assert [str(i.version) for i in fresh.search("team")] == ["2.0.0", "1.0.0"]
+    whole = sparse_index.snapshot(reg.root)  # what index.json used to hold, for checks and tools
+    assert {n: list(rows) for n, rows in whole.items()} == {"team/a": ["1.0.0", "2.0.0"], "team/b": ["1.0.0"]}
 
 
 def test_a_version_with_two_digests_in_index_json_and_index_is_refused(tmp_path, reg):
