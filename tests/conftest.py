@@ -57,3 +57,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         trains = any(where in ("*", module) and name in fixtures for where, name in TRAINING_FIXTURES)
         if trains or item.nodeid.split("[")[0] in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+def key_pair(directory: Path, name: str):
+    """(private PEM, public PEM, key): a P-256 key pair written under `directory`, as `openssl ec` would."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
+    directory.mkdir(parents=True, exist_ok=True)
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public, key
+
+
+@pytest.fixture
+def keys(tmp_path) -> dict[str, tuple[Path, Path]]:
+    """Two key pairs, "team" and "stranger": (private PEM, public PEM) each (tests of signing)."""
+    return {name: key_pair(tmp_path / "keys", name)[:2] for name in ("team", "stranger")}

@@ -14,7 +14,10 @@ CONTINUES = {
     "docs/compose.md": "README.md",  # composes and evaluates the fmnist and numbers modules the README built
     "docs/hub.md": "README.md",  # publishes build/fmnist/sneaker-module, which the README built
 }
-FMNIST, BROWN, HUB = "{fmnist}", "{brown}", "{hub}"
+FMNIST, BROWN, HUB, OCI = "{fmnist}", "{brown}", "{hub}", "{oci}"
+#: Commands that need the OCI registry the README's `nnpm registry add team oci://...` names: skipped,
+#: saying why, where docker-registry is not installed (as tests/registry/test_oci_registry.py is).
+NEEDS_OCI = re.compile(r"--registry team\b|oci://")
 _FM = {"--data-dir": FMNIST}
 _FM1 = {"--epochs": "1", "--data-dir": FMNIST}
 
@@ -179,6 +182,10 @@ SUBSTITUTE: dict[str, tuple[str, str]] = {
     "nnpm registry add hub hf://my-org": (
         f"nnpm registry add hub hf://my-org --endpoint {HUB}",
         "the loopback Hub (nnpm.testing.HubServer) stands in for huggingface.co",
+    ),
+    "nnpm registry add team oci://127.0.0.1:5000/ml-team": (
+        f"nnpm registry add team oci://{OCI}/ml-team",
+        "docker-registry, started by the tests on a free loopback port",
     ),
 }
 

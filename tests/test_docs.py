@@ -37,7 +37,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.doc_tables import BROWN, CONTINUES, FMNIST, HUB, IMAGE_DATA, SKIP, SMALL, SUBSTITUTE, TRAINS
+from tests.doc_tables import (
+    BROWN,
+    CONTINUES,
+    FMNIST,
+    HUB,
+    IMAGE_DATA,
+    NEEDS_OCI,
+    OCI,
+    SKIP,
+    SMALL,
+    SUBSTITUTE,
+    TRAINS,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -241,18 +253,31 @@ def hub_endpoint() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def oci_host(tmp_path_factory) -> Iterator[str | None]:
+    """host:port of a docker-registry on loopback for the README's OCI section; None without one."""
+    from tests.registry.oci_fixtures import REGISTRY_BIN, _serve
+
+    if not REGISTRY_BIN.exists():
+        yield None
+        return
+    with _serve(tmp_path_factory.mktemp("oci-registry"), auth=False) as running:
+        yield running.host
+
+
+@pytest.fixture(scope="session")
 def sandboxes() -> dict[str, Sandbox]:
     """Sandboxes by document name, made on first use (see CONTINUES)."""
     return {}
 
 
 @pytest.fixture(scope="session")
-def substitutes(tmp_path_factory, hub_endpoint) -> dict[str, str]:
+def substitutes(tmp_path_factory, hub_endpoint, oci_host) -> dict[str, str]:
     root = tmp_path_factory.mktemp("substitutes")
     return {
         FMNIST: str(fashion_mnist_substitute(root / "fashion-mnist")),
         BROWN: str(REPO / "tests" / "data" / "brown-slice"),
         HUB: hub_endpoint[0],
+        OCI: oci_host or "",
     }
 
 
@@ -289,6 +314,8 @@ class DocumentCommands:
         script = as_run(command)
         if script is None:
             pytest.skip(SKIP[command.text])
+        if NEEDS_OCI.search(command.text) and not substitutes[OCI]:
+            pytest.skip("docker-registry is not installed (Debian: apt-get install docker-registry)")
         for placeholder, value in substitutes.items():
             script = script.replace(placeholder, value)
         box = _sandbox(command.doc, sandboxes, tmp_path_factory, hub_endpoint[1])

@@ -23,29 +23,8 @@ from nnpm import api  # noqa: E402
 from nnpm.errors import InvalidNameError, SignatureError  # noqa: E402
 from nnpm.package.signing import SIGNATURE_NAME, SigningKey, TrustedSigner, verify_directory  # noqa: E402
 from nnpm.registry import trust  # noqa: E402
+from tests.conftest import key_pair  # noqa: E402
 from tests.factories import make_package, run_cli  # noqa: E402
-
-
-def _key_pair(directory: Path, name: str) -> tuple[Path, Path, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    directory.mkdir(parents=True, exist_ok=True)
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public, key
-
-
-@pytest.fixture
-def keys(tmp_path) -> dict[str, tuple[Path, Path]]:
-    return {name: _key_pair(tmp_path / "keys", name)[:2] for name in ("team", "stranger")}
 
 
 @pytest.fixture
@@ -119,7 +98,7 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
-    leaf_private, _, leaf_key = _key_pair(directory, "leaf")
+    leaf_private, _, leaf_key = key_pair(directory, "leaf")
     leaf = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "publisher@team.example")]))

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nnpm.api import signing
 from nnpm.errors import (
     IntegrityError,
     NnpmError,
@@ -25,7 +26,7 @@ from nnpm.registry.base import VersionInfo
 from nnpm.resolve.lock import Lock, LockedPackage, canonical_requires, read_lock, write_lock
 from nnpm.resolve.project import Project, set_requirements
 from nnpm.resolve.resolver import Resolution, resolve
-from nnpm.store.store import InstalledPackage, Store
+from nnpm.store.store import InstalledPackage
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _install_project(client, proj, registry, frozen, force, prereleases, reporte
     resolution = _resolve(
         client, proj.requirements, lock, registry or proj.registry, prereleases or proj.prereleases, reporter
     )
-    installed = _install_resolution(resolution, client.store, force, reporter, lock)
+    installed = _install_resolution(client, resolution, force, reporter, lock)
     lock = _lock_from(resolution, installed, proj.requirements)
     write_lock(proj.lock_file, lock)
     return InstallResult(tuple(installed), proj, lock)
@@ -100,7 +101,7 @@ def _install_requirements(client, reqs, proj, registry, force, prereleases, repo
     registry = registry or (proj.registry if proj else None)
     pre = prereleases or bool(proj and proj.prereleases)
     resolution = _resolve(client, [*existing, *reqs], lock, registry, pre, reporter, upgrade=named)
-    installed = _install_resolution(resolution, client.store, force, reporter, lock)
+    installed = _install_resolution(client, resolution, force, reporter, lock)
     if proj is None:
         return InstallResult(tuple(installed), None, None)
     recorded = [
@@ -148,13 +149,15 @@ def _resolve(
 
 
 def _install_resolution(
-    resolution: Resolution, store: Store, force: bool, reporter, lock: Lock | None = None
+    client, resolution: Resolution, force: bool, reporter, lock: Lock | None = None
 ) -> list[InstalledPackage]:
     if not force:
         _refuse_lock_swaps(resolution, lock)
     installed = [
-        store.install(c.info, c.registry, force=force, reporter=reporter) for c in resolution.in_order()
-    ]
+        client.store.install(c.info, c.registry, force=force, reporter=reporter,
+                             check=signing.staged_check(client, c.info.name, c.info.version))
+        for c in resolution.in_order()
+    ]  # fmt: skip
     _check_digest_pins(installed, resolution)
     return installed
 
@@ -226,9 +229,14 @@ def _install_locked(client, lock: Lock, force: bool, reporter, lock_file=None) -
                 hint="a name and version has one digest in the store: `nnpm install --force` replaces the "
                 "installed copy with the locked one (what was built on the other digest then breaks)",
             )
+        check = signing.staged_check(client, locked.name, locked.version)
         if current is None or current.sha256 != locked.sha256 or force or store.check(current):
             info = VersionInfo(locked.name, locked.version, locked.sha256, kind="", revision=locked.revision)
-            current = store.install(info, client.registry(locked.registry), force=force, reporter=reporter)
+            current = store.install(
+                info, client.registry(locked.registry), force=force, reporter=reporter, check=check
+            )
+        elif check is not None:
+            check(current.path)  # reused as it is: it must carry the signature the policy asks for
         if dict(current.manifest.files) != locked.files:
             raise IntegrityError(
                 f"{locked.name}=={locked.version}: files differ from nnpm.lock", where=str(current.path)
@@ -247,7 +255,7 @@ def lock(client, *, registry: str | None, prereleases: bool, reporter) -> Lock:
         resolution = _resolve(
             client, proj.requirements, previous, registry or proj.registry, prereleases, reporter
         )
-        installed = _install_resolution(resolution, store, False, reporter, previous)
+        installed = _install_resolution(client, resolution, False, reporter, previous)
         new = _lock_from(resolution, installed, proj.requirements)
         write_lock(proj.lock_file, new)
     return new

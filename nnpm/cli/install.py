@@ -124,4 +124,5 @@ def verify(signatures: bool, as_json) -> None:
         click.echo(f"nnpm: mismatch: {problem.package}: {problem.what}{hint}", err=True)
     if problems:
         sys.exit(IntegrityError.exit_code)
-    info(f"verified {len(api.list_installed())} installed packages: every file matches its sha256")
+    signed = ", and every signature the trust policy requires is valid" if signatures else ""
+    info(f"verified {len(api.list_installed())} installed packages: every file matches its sha256{signed}")

@@ -29,15 +29,22 @@ def _url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
     "--default", "make_default", is_flag=True, help="Use this registry when --registry is not given."
 )
 @click.option("--replace", is_flag=True, help="Overwrite a registry already configured under NAME.")
-def add(name: str, url: str, endpoint: str | None, make_default: bool, replace: bool) -> None:
+@click.option("--insecure", is_flag=True,
+              help="oci:// only: allow plain HTTP to a host that is not loopback (a trusted internal network).")  # fmt: skip
+def add(name: str, url: str, endpoint: str | None, make_default: bool, replace: bool, insecure: bool) -> None:
     """Add registry NAME at URL: a directory (or file:///path), hf://<hub-namespace> or oci://host[:port]/path."""
     from nnpm.registry.config import add_registry
 
     if endpoint and not url.startswith("hf://"):
         raise UsageError(f"--endpoint applies only to hf:// registries, not {url}", where="nnpm registry add",
                          hint="drop --endpoint: a directory registry has no API endpoint")  # fmt: skip
+    if insecure and not url.startswith("oci://"):
+        raise UsageError(f"--insecure applies only to oci:// registries, not {url}", where="nnpm registry add",
+                         hint="drop --insecure")  # fmt: skip
 
-    cfg = add_registry(name, url, endpoint=endpoint, make_default=make_default, replace=replace)
+    cfg = add_registry(
+        name, url, endpoint=endpoint, make_default=make_default, replace=replace, insecure=insecure
+    )
     info(f"added registry {cfg.name} -> {cfg.url}" + (" (default)" if make_default else ""))
 
 

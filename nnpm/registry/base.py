@@ -97,6 +97,11 @@ class Registry(ABC):
         fetch_file; remote registries have none. The caller still checks size and sha256."""
         return None
 
+    def fetch_signature(self, info: VersionInfo) -> bytes | None:
+        """The version's nnpm.sig (docs/signing.md), or None when it was published unsigned; the
+        store keeps it beside the installed files and the trust policy decides what it must be."""
+        return None
+
     @abstractmethod
     def publish(
         self, package_dir: Path, manifest: Manifest, progress: Progress | None = None

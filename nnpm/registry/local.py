@@ -43,6 +43,7 @@ from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
+from nnpm.package.signing import MAX_SIGNATURE_BYTES, SIGNATURE_NAME
 from nnpm.progress import Progress
 from nnpm.registry import search_index, sparse_index
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
@@ -282,6 +283,7 @@ class LocalRegistry(Registry):
                 f"{manifest.id} is already published with different content", where=f"registry {self.name}"
             )
         self._store_blobs(package_dir, manifest, progress)  # the same content again repairs its blobs
+        self._store_signature(package_dir, manifest)  # a signature made since publishing joins it
         if existing is not None:
             return PublishResult(manifest, digest, self.name, created=False)
         atomic_write_bytes(self._manifest_path(manifest.name, manifest.version), data)
@@ -298,6 +300,22 @@ class LocalRegistry(Registry):
             after=self._signature(),
         )  # when it cannot be updated it is stale, and the next search rebuilds it
         return PublishResult(manifest, digest, self.name, created=True)
+
+    def _store_signature(self, package_dir: Path, manifest: Manifest) -> None:
+        source = package_dir / SIGNATURE_NAME
+        if source.is_file() and not source.is_symlink():
+            signature = read_text_file(source, limit=MAX_SIGNATURE_BYTES).encode("utf-8")
+            atomic_write_bytes(
+                self._manifest_path(manifest.name, manifest.version).with_name(SIGNATURE_NAME), signature
+            )
+
+    def fetch_signature(self, info: VersionInfo) -> bytes | None:
+        """nnpm.sig beside the version's manifest, or None when it was published unsigned."""
+        path = self._manifest_path(info.name, info.version).with_name(SIGNATURE_NAME)
+        try:
+            return read_text_file(path, limit=MAX_SIGNATURE_BYTES).encode("utf-8")
+        except FileNotFoundError:
+            return None
 
     def _store_blobs(self, package_dir: Path, manifest: Manifest, progress) -> None:
         """Stage every file (each hashed once), then rename them all into blobs/: a file that does not

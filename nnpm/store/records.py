@@ -19,6 +19,7 @@ from nnpm.package.files import read_text_file
 from nnpm.package.manifest import MANIFEST_NAME, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import verify_files
+from nnpm.package.signing import SIGNATURE_NAME
 
 RECORD_NAME = ".nnpm-install.json"
 
@@ -115,7 +116,7 @@ def check_folder(pkg: InstalledPackage) -> list[Problem]:
     except (NnpmError, OSError, UnicodeDecodeError) as exc:
         what = exc.one_line() if isinstance(exc, NnpmError) else f"{type(exc).__name__}: {exc}"
         return [Problem(label, what, pkg.path)]
-    expected = {*manifest.files, MANIFEST_NAME, RECORD_NAME}
+    expected = {*manifest.files, MANIFEST_NAME, RECORD_NAME, SIGNATURE_NAME}
     problems = [
         Problem(label, f"{rel!r} is {kind}: an installed package holds only regular files",
                 pkg.path / rel, hint)

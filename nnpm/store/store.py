@@ -39,18 +39,19 @@ import os
 import shutil
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from packaging.version import Version
 
 from nnpm import config, fsutil
-from nnpm.errors import IntegrityError, LockTimeoutError, ManifestError, NotInstalledError
+from nnpm.errors import IntegrityError, LockTimeoutError, ManifestError, NnpmError, NotInstalledError
 from nnpm.fsutil import atomic_write_text, exchange_paths, writing
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName, Requirement
 from nnpm.package.pack import check_weights, verify_file
+from nnpm.package.signing import SIGNATURE_NAME
 from nnpm.progress import NULL, Progress
 from nnpm.registry.base import Registry, VersionInfo
 from nnpm.store.fetch import fetch_blob
@@ -150,14 +151,18 @@ class Store:
         *,
         force: bool = False,
         reporter: Progress | None = None,
+        check: Callable[[Path], None] | None = None,
     ) -> InstalledPackage:
-        """Install one exact package version (caller holds `locked()`). Returns the installed record."""
+        """Install one exact package version (caller holds `locked()`). Returns the installed record.
+        `check` (the trust policy's) runs on the staged copy before it replaces anything, and on an
+        installed copy before it is reused; what it raises leaves the store as it was."""
         reporter = reporter or NULL
         current = self.get(info.name, info.version)
         if current is not None and current.sha256 != info.sha256 and not force:
             raise digest_conflict(info, registry.name, current)
         same = current is not None and current.sha256 == info.sha256 and not force
-        if same and not self.check(current):  # re-hashed, as pip's hash-checking mode; else repaired
+        # re-hashed, as pip's hash-checking mode, else repaired; refetched when its signature fails
+        if same and not self.check(current) and _passes(check, current.path):
             reporter.note("installed", package=f"{info.name}=={info.version}", reused=True)
             return current
         staging = self.root / "tmp" / uuid.uuid4().hex
@@ -165,6 +170,8 @@ class Store:
             with writing(self.root):
                 staging.mkdir(parents=True)
                 self._stage(info, registry, staging, reporter)
+                if check is not None:
+                    check(staging)
                 _crash_point("staged", info.name)
                 target = self.package_dir(info.name, info.version)
                 self._swap_in(staging, target)
@@ -194,6 +201,10 @@ class Store:
         reporter.done()
         _write_new(staging / MANIFEST_NAME, data)
         (staging / MANIFEST_NAME).chmod(0o444)  # read-only, as every installed file of the package
+        signature = registry.fetch_signature(info)
+        if signature is not None:  # kept beside the files it signs, for `nnpm verify --signatures`
+            _write_new(staging / SIGNATURE_NAME, signature)
+            (staging / SIGNATURE_NAME).chmod(0o444)
         check_weights(staging, manifest)
         record = {
             "name": str(info.name),
@@ -331,6 +342,17 @@ def digest_conflict(info: VersionInfo, registry: str, current: InstalledPackage)
         f"(--registry {current.registry}), or replace the installed copy with "
         f"`nnpm install --force '{spec}' --registry {registry}`",
     )
+
+
+def _passes(check: Callable[[Path], None] | None, directory: Path) -> bool:
+    """Whether an installed copy passes `check` (no check: it does)."""
+    if check is None:
+        return True
+    try:
+        check(directory)
+    except NnpmError:
+        return False
+    return True
 
 
 def _crash_point(point: str, package: object) -> None:

@@ -16,7 +16,10 @@ import pytest
 from nnpm import api
 from nnpm.errors import AuthenticationError, ConfigError
 from tests.factories import make_package, run_cli
-from tests.registry.test_oci_registry import PASSWORD, USER, _add, auth_registry, pytestmark  # noqa: F401
+from tests.registry import oci_fixtures
+from tests.registry.oci_fixtures import PASSWORD, USER, _add, pytestmark  # noqa: F401
+
+auth_registry = oci_fixtures.auth_registry
 
 TOKEN = "registry-token-never-shown-0123"
 
@@ -107,3 +110,17 @@ def test_the_token_goes_to_the_registry_host_only(monkeypatch):
     assert auth.header("team/a", "https://registry.example.com/v2/team/a/tags/list") == f"Bearer {TOKEN}"
     assert auth.header("team/a", "https://storage.example.net/blob?sig=1") is None
     assert TOKEN not in repr(auth) and TOKEN not in repr(auth.credentials)
+
+
+def test_registry_add_insecure_is_for_oci_only_and_reaches_the_backend(capsys):
+    from nnpm.registry import config as registry_config
+
+    code, _, err = run_cli(
+        capsys, "registry", "add", "team", "oci://registry.internal:5000/ml-team", "--insecure"
+    )
+    assert code == 0, err
+    assert registry_config.open_registry("team").location.base_url == "http://registry.internal:5000"
+    code, _, err = run_cli(capsys, "registry", "add", "dir", "/srv/nnpm", "--insecure")
+    assert code == 2 and "--insecure applies only to oci:// registries" in err
+    code, _, _ = run_cli(capsys, "registry", "add", "plain", "oci://registry.internal:5000/ml-team")
+    assert registry_config.open_registry("plain").location.base_url == "https://registry.internal:5000"

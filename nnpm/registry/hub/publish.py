@@ -29,6 +29,7 @@ from nnpm import config
 from nnpm.errors import ImmutableVersionError, ManifestError, PackageNotFoundError, RegistryError
 from nnpm.package.manifest import CARD_NAME, MANIFEST_NAME, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
+from nnpm.package.signing import SIGNATURE_NAME
 from nnpm.progress import Progress
 from nnpm.registry.base import PublishResult, VersionInfo
 from nnpm.registry.hub.http import _httpx, status_of
@@ -60,14 +61,14 @@ class Publisher:
         digest = sha256_bytes(data)
         existing = self.existing(manifest.name, manifest.version)
         if existing is not None:
-            return self.republish(manifest, digest, existing)
+            return self.republish(manifest, digest, existing, package_dir)
         revision = self.commit(package_dir, manifest, data, digest)
         if not self.tag(manifest, revision):
             raced = self.existing(manifest.name, manifest.version)
             if raced is None:
                 where = self.registry.repo_url(manifest.name)
                 raise RegistryError(f"could not create tag {tag_for(manifest.version)}", where=where)
-            return self.republish(manifest, digest, raced)
+            return self.republish(manifest, digest, raced, package_dir)
         if progress:
             progress.advance(sum(e.size for e in manifest.files.values()) + len(data))
         return PublishResult(manifest, digest, self.registry.name, created=True, revision=revision)
@@ -175,6 +176,9 @@ class Publisher:
         operations: list[Any] = [CommitOperationAdd(path_in_repo=MANIFEST_NAME, path_or_fileobj=data)]
         for rel in manifest.files:
             operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(package_dir / rel)))
+        signature = package_dir / SIGNATURE_NAME
+        if signature.is_file():  # travels beside the files it signs (not one of them: it cannot sign itself)
+            operations.append(CommitOperationAdd(path_in_repo=SIGNATURE_NAME, path_or_fileobj=str(signature)))
         if CARD_NAME not in manifest.files:
             # The card is not part of the package's hashed files: render the Hub card (with base_model).
             card = self.registry.card(manifest).encode()
@@ -221,9 +225,22 @@ class Publisher:
                 hint="delete the tag on the Hub, or publish a new version",
             ) from None
 
-    def republish(self, manifest: Manifest, digest: str, existing: VersionInfo) -> PublishResult:
-        """The same manifest bytes again is a no-op; anything else under a published version is refused."""
+    def republish(
+        self, manifest: Manifest, digest: str, existing: VersionInfo, package_dir: Path
+    ) -> PublishResult:
+        """The same manifest bytes again is a no-op; anything else under a published version is refused.
+
+        A signature made after the version was published cannot join it on the Hub: a tag names one
+        commit, and moving it would change the revision locks pin. That is refused, not skipped."""
         if existing.sha256 == digest:
+            local = package_dir / SIGNATURE_NAME
+            if local.is_file() and self.registry.fetch_signature(existing) != local.read_bytes():
+                raise ImmutableVersionError(
+                    f"{manifest.id} was published on the Hub without this {SIGNATURE_NAME}, and a Hub tag "
+                    "cannot take a file later",
+                    where=f"{self.registry.repo_url(manifest.name)}@{tag_for(manifest.version)}",
+                    hint="sign before publishing to the Hub: publish the signed package as a new version",
+                )
             return PublishResult(
                 manifest, digest, self.registry.name, created=False, revision=existing.revision
             )

@@ -21,7 +21,6 @@ login (`hf auth login`); they never appear in messages. Every request goes throu
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -34,18 +33,20 @@ from packaging.version import Version
 from nnpm.errors import (
     ConfigError,
     IntegrityError,
-    InvalidInputError,
     ManifestError,
     NnpmError,
     PackageNotFoundError,
+    SignatureError,
 )
 from nnpm.fsutil import writing
 from nnpm.package.card import render_card
 from nnpm.package.files import MAX_MANIFEST_BYTES
 from nnpm.package.manifest import MANIFEST_NAME, FileEntry, Manifest, sha256_bytes
 from nnpm.package.naming import PackageName
+from nnpm.package.signing import MAX_SIGNATURE_BYTES, SIGNATURE_NAME
 from nnpm.progress import Progress
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
+from nnpm.registry.hub import listing
 from nnpm.registry.hub.download import MIN_RATE, Deadline, FileSink, MemorySink, Sink, fetch
 from nnpm.registry.hub.http import HubCaller, HubFileNotFoundError, redacting
 from nnpm.registry.hub.names import (
@@ -57,7 +58,6 @@ from nnpm.registry.hub.names import (
     tag_for,
     version_from_tag,
 )
-from nnpm.registry.search import select
 from nnpm.registry.unreadable import UnreadableVersion
 
 if TYPE_CHECKING:
@@ -217,6 +217,29 @@ class HubRegistry(Registry):
                 self._manifests[(repo_id, revision)] = data
         return data
 
+    @redacting
+    def fetch_signature(self, info: VersionInfo) -> bytes | None:
+        """The version's nnpm.sig at its pinned commit, or None when it was published unsigned."""
+        repo_id, revision = self.repo_id(info.name), self._revision(info)
+        where = f"{SCHEME}{repo_id}@{revision}/{SIGNATURE_NAME}"
+        too_large = lambda received: SignatureError(  # noqa: E731
+            f"the Hub sent more than {MAX_SIGNATURE_BYTES} bytes for {SIGNATURE_NAME}", where=where
+        )
+        sink = MemorySink()
+        try:
+            self._download(
+                repo_id,
+                SIGNATURE_NAME,
+                revision,
+                sink,
+                limit=MAX_SIGNATURE_BYTES,
+                too_large=too_large,
+                declared=False,
+            )
+        except HubFileNotFoundError:
+            return None
+        return bytes(sink.data)
+
     def _refs(self, name: PackageName, *, what: str, writing: bool = False):
         """The repo's branches and tags; PackageNotFoundError when there is no such repo."""
         repo_id = self.repo_id(name)
@@ -280,45 +303,10 @@ class HubRegistry(Registry):
 
     @redacting
     def search(self, query: str = "") -> list[VersionInfo]:
-        """The latest readable version of each package matching `query` (nnpm.registry.search).
-
-        Reads the newest manifest only; when that tag is broken (no nnpm.toml, a malformed or
-        oversized one, a tag/manifest mismatch) the next older tag is read instead and its
-        description starts with "[tag v1.1.0 is broken: ...]", so that the listing says so. Every
-        broken tag met is kept in `self.broken` (an UnreadableVersion each), reset by each search;
-        a package none of whose tags reads is left out of the result but kept there too.
-        """
-        latest: list[VersionInfo] = []
-        notes: dict[PackageName, str] = {}
-        self.broken = []
-        for text in self.package_names():
-            name = PackageName.parse(text)
-            found, broken = self._newest_readable(name)
-            self.broken += [
-                UnreadableVersion(str(name), f"{self.repo_url(name)}@{tag}", error, listed=found is not None)
-                for tag, error in broken
-            ]
-            if found is not None:
-                latest.append(found)
-            if found is not None and broken:
-                notes[name] = f"[tag {broken[0][0]} is broken: {' '.join(broken[0][1].what.split())}]"
-        # the query matches what the package says, not the note, which is added after
-        return [
-            dataclasses.replace(i, description=f"{notes[i.name]} {i.description}".strip())
-            if i.name in notes
-            else i
-            for i in select(query, latest)
-        ]
-
-    def _newest_readable(self, name: PackageName) -> tuple[VersionInfo | None, list[tuple[str, NnpmError]]]:
-        """The newest version whose manifest reads, and (tag, error) for each newer tag that did not."""
-        broken: list[tuple[str, NnpmError]] = []
-        for version, tag, sha in reversed(self._version_tags(name)):
-            try:
-                return self._read(name, version, tag, sha), broken
-            except InvalidInputError as exc:  # ManifestError, and the name/version errors of a bad manifest
-                broken.append((tag, self.http.scrub(exc)))
-        return None, broken
+        """The latest readable version of each package matching `query` (hub/listing.py says how a
+        broken tag is skipped and named in `self.broken`)."""
+        hits, self.broken = listing.search(self, query)
+        return hits
 
     def _revision(self, info: VersionInfo) -> str:
         return info.revision or tag_for(info.version)

@@ -108,7 +108,8 @@ def docker_credentials(host: str, path: Path) -> Credentials | None:
         ) from None
     helper = credential_helper(doc, host)
     if helper is not None:
-        return helper_credentials(helper, host, where=str(path))
+        found = helper_credentials(helper, host, where=str(path))
+        return Credentials(*found, source=f"docker-credential-{helper}") if found else None
     auths = doc.get("auths") if isinstance(doc, dict) else None
     if not isinstance(auths, dict):
         return None

@@ -33,10 +33,8 @@ def credential_helper(doc: object, host: str) -> str | None:
     return store if isinstance(store, str) and store else None
 
 
-def helper_credentials(helper: str, host: str, *, where: str):
-    """Run the helper for `host`: Credentials, or None when it has none for this host."""
-    from nnpm.registry.oci.auth import Credentials
-
+def helper_credentials(helper: str, host: str, *, where: str) -> tuple[str, str] | None:
+    """Run the helper for `host`: (username, secret), or None when it has none for this host."""
     if not all(c.isalnum() or c in "-_." for c in helper):
         raise ConfigError(f"credential helper name {helper!r} is not a program name", where=where, hint=_HINT)
     program = shutil.which(f"docker-credential-{helper}")
@@ -70,4 +68,4 @@ def helper_credentials(helper: str, host: str, *, where: str):
         ) from None
     if not isinstance(user, str) or not isinstance(secret, str) or not secret:
         raise ConfigError(f"credential helper {helper!r} printed no Username and Secret", where=where)
-    return Credentials(user, secret, source=f"docker-credential-{helper}")
+    return user, secret
