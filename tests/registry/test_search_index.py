@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
+from packaging.version import Version
 
 from nnpm.package.manifest import sha256_bytes
 from nnpm.package.naming import PackageName
@@ -156,3 +157,44 @@ def test_the_new_schema_is_a_valid_json_schema():
 
     schema = load_schema(sparse_index.SCHEMA)
     jsonschema.validators.validator_for(schema).check_schema(schema)
+
+
+# --- FTS5 alone agrees with the matcher, on hostile words too -------------------------------------
+
+_ALPHABET = "abcsxyzeiouSSßÉéè_-/ 0123日本語İıﬁΣσς"
+
+
+def _fts_hits(infos, query):
+    """The names FTS5 alone returns (before search.matches checks the hits)."""
+    db = search_index.rebuild(None, lambda: [(i, {}) for i in infos], "test")
+    fts = search_index.fts_query(query)
+    if fts is None:
+        return sorted(str(i.name) for i in infos)
+    return sorted(n for (n,) in db.execute("SELECT name FROM terms WHERE terms MATCH ?", (fts,)))
+
+
+def test_fts5_alone_finds_exactly_what_the_matcher_finds():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nnpm.registry.base import VersionInfo
+
+    text = st.text(alphabet=_ALPHABET, max_size=24)
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(text, st.lists(text, max_size=3)), min_size=1, max_size=6), text)
+    def check(packages, query):
+        infos = [
+            VersionInfo(
+                PackageName.parse(f"ns/p{i}"),
+                Version("1.0.0"),
+                "0" * 64,
+                "module",
+                description=d,
+                classes=tuple(c),
+            )
+            for i, (d, c) in enumerate(packages)
+        ]
+        assert _fts_hits(infos, query) == _names(select(query, infos))
+
+    check()
