@@ -11,8 +11,9 @@ downloaded. A conflict is explained from resolvelib's structured causes, naming 
 for what.
 
 Scale (issue 15): each registry is asked for a name's versions once per resolution (the
-provider's cache); the names a resolution can reach are read first (`RegistryProvider.closure`,
-the same reads), which sizes resolvelib's round limit from the problem instead of a constant;
+provider's cache); the names a resolution can reach are read first (`RegistryProvider.closure`:
+the reads resolving makes anyway, plus names only unpicked versions need), which sizes
+resolvelib's round limit from the problem instead of a constant, and finds its independent parts;
 and a conflict-free problem whose names form no cycle is solved without resolvelib, in one pass
 in dependency order (nnpm/resolve/fast.py), because resolvelib rescans every open requirement
 each round, which is quadratic when thousands of packages are resolved at once. Anything else
@@ -236,7 +237,8 @@ class RegistryProvider:
     def closure(self, names: Iterable[PackageName]) -> tuple[dict[PackageName, set[PackageName]], int]:
         """Every name reachable from `names` through any published version's dependencies, with the
         names each depends on, and how many versions they have in all: the problem's size. The
-        reads are the ones resolving makes anyway (each name once, cached)."""
+        reads are those resolving makes anyway (each name once, cached), plus any name that only
+        versions which are not picked depend on."""
         graph: dict[PackageName, set[PackageName]] = {}
         versions = 0
         todo = list(names)
