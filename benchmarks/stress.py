@@ -40,6 +40,8 @@ from stress_support import (
     workspace,
 )
 
+from nnpm.registry.sparse_index import snapshot
+
 # --- the kill loop ---------------------------------------------------------------------------------
 
 KILL_OPS = ("install", "install --force", "uninstall", "publish")
@@ -189,8 +191,7 @@ def concurrency_loop(rounds: int, rng: random.Random, work: Path) -> dict:
                 published.add(target)
             if op == "registry add" and code == 0:
                 added.add(target)
-        index = json.loads((registry / "index.json").read_text(encoding="utf-8"))
-        versions = {f"stress/pub=={v}" for v in index["packages"].get("stress/pub", {})}
+        versions = {f"stress/pub=={v}" for v in snapshot(registry).get("stress/pub", {})}
         lost = published - versions
         counts["lost publishes"] += len(lost)
         listed = json.loads(subprocess.run([*NNPM, "registry", "list", "--json"], env=run.env, cwd=cwd,

@@ -17,10 +17,12 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from nnpm.errors import NnpmError
 from nnpm.package.families import expected_shapes
 from nnpm.package.manifest import Architecture, InputSpec, Manifest, Source
 from nnpm.package.naming import PackageName
 from nnpm.package.pack import pack
+from nnpm.registry.sparse_index import snapshot
 
 ARCH = Architecture("mlp", InputSpec((1, 8, 8), (0.3,), (0.4,)), {"hidden": [16], "num_outputs": 3})
 DATA_BYTES = 2 * 1024 * 1024
@@ -125,15 +127,12 @@ def _sha256(path: Path) -> str:
 
 def registry_problems(root: Path) -> list[str]:
     """Every indexed version has its manifest (with the indexed digest) and every blob it lists."""
-    index_file = root / "index.json"
-    if not index_file.exists():
-        return []
     try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        return [f"index.json unreadable: {exc}"]
+        index = snapshot(root)
+    except NnpmError as exc:
+        return [f"the index is unreadable: {exc.one_line()}"]
     problems = []
-    for name, rows in index["packages"].items():
+    for name, rows in index.items():
         namespace, short = name.split("/")
         for version, row in rows.items():
             path = root / "packages" / namespace / short / version / "nnpm.toml"

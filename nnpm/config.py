@@ -19,6 +19,11 @@ ENVIRONMENT = {
     "NNPM_LOCK_TIMEOUT": "seconds to wait for another nnpm process's store lock (default 600)",
     "NNPM_HUB_TIMEOUT": "seconds before a Hub API request times out, and the base of each download's deadline "
     "(plus its size at 64 KiB/s; the CLI sets 30; unset: the client's default)",
+    "NNPM_OCI_TOKEN": "a bearer token for OCI registries, sent to the registry's host only (read by "
+    "nnpm.registry.oci.auth when a registry asks for credentials)",
+    "NNPM_OCI_USERNAME": "with NNPM_OCI_PASSWORD: the account for OCI registries (read as NNPM_OCI_TOKEN is)",
+    "NNPM_OCI_PASSWORD": "the password (or identity token) of NNPM_OCI_USERNAME",
+    "NNPM_TEST_CRASH_AT": "tests only: SIGKILL the process at a named point of a store write (crash_point)",
 }
 
 
@@ -105,3 +110,9 @@ def lock_timeout() -> float:
 
 def hub_timeout() -> float | None:
     return Settings.from_env().hub_timeout
+
+
+def crash_point() -> str | None:
+    """Tests only: the point (`fetched`, `staged`, ... or `point:namespace/name`) at which the store
+    kills its own process (NNPM_TEST_CRASH_AT), so that crash tests kill at named places."""
+    return os.environ.get("NNPM_TEST_CRASH_AT") or None

@@ -153,7 +153,7 @@ def test_a_broken_package_is_refused_by_publish_in_one_line_and_the_registry_is_
     code, _, err = run(capsys, "publish", str(package))
     assert code != 0 and err.startswith("nnpm: error: ") and err.count("\n") == 1
     assert fragment in err and "hint:" in err
-    assert not (nnpm_home / "registry" / "index.json").exists()
+    assert not (nnpm_home / "registry" / "index").exists()  # nothing was published
 
 
 def test_list_reports_a_corrupt_install_record_in_a_warning_line_and_in_json(tmp_path, capsys):

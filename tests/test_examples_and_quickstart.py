@@ -12,6 +12,7 @@ from nnpm.errors import NnpmError
 from nnpm.package import schema
 from nnpm.package.manifest import MANIFEST_NAME, parse_toml
 from nnpm.package.pack import check_package
+from nnpm.registry.sparse_index import snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "packages"
 NNPM = str(Path(sys.executable).with_name("nnpm"))  # the console script of the environment under test
@@ -69,12 +70,12 @@ def test_quickstart_builds_under_nnpm_home_and_a_rerun_reuses_what_it_published(
     assert Path(first.workdir) == nnpm_home / "quickstart" and (nnpm_home / "quickstart" / "build").is_dir()
     assert list(workdir.iterdir()) == []
 
-    index = (nnpm_home / "registry" / "index.json").read_bytes()
+    index = snapshot(nnpm_home / "registry")
     run = _nnpm("quickstart", "--json", cwd=workdir)
     assert run.returncode == 0, run.stderr
     second = json.loads(run.stdout)
     assert second["trained"] is False and second["published"] == []
-    assert (nnpm_home / "registry" / "index.json").read_bytes() == index  # not a byte more published
+    assert snapshot(nnpm_home / "registry") == index  # not one more version published
     assert [m["balanced_accuracy"] for m in second["modules"]] == [m.balanced_accuracy for m in first.modules]
     assert second["composite_accuracy"] == first.composite_accuracy
     assert list(workdir.iterdir()) == []

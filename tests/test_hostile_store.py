@@ -22,6 +22,7 @@ import nnpm.fsutil
 import nnpm.store.store as store_module
 from nnpm import api
 from nnpm.errors import WeightsError, WriteError
+from nnpm.registry.sparse_index import snapshot
 from nnpm.store.store import RECORD_NAME, Store
 from tests.factories import make_package, publish, run_cli
 
@@ -186,13 +187,13 @@ def test_a_registry_that_cannot_be_written_leaves_no_tmp_and_an_unchanged_index(
     tmp_path, nnpm_home, monkeypatch, capsys, code
 ):
     publish(tmp_path)
-    index = (nnpm_home / "registry" / "index.json").read_bytes()
+    index = snapshot(nnpm_home / "registry")
     package = make_package(tmp_path, "test/other", "1.0.0", seed=1)
     _fail_writes(monkeypatch, code)
     status, _, err = run_cli(capsys, "publish", str(package))
     assert status == 1 and err.count("\n") == 1 and f"cannot write: {_SAID[code]}" in err
     assert str(nnpm_home / "registry") in err
-    assert (nnpm_home / "registry" / "index.json").read_bytes() == index
+    assert snapshot(nnpm_home / "registry") == index
     assert not list((nnpm_home / "registry").rglob("*.tmp"))
 
 

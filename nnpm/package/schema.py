@@ -21,7 +21,8 @@ SCHEMAS = {
     "manifest": "manifest.v1.schema.json",
     "project": "project.v1.schema.json",
     "lock": "lock.v1.schema.json",
-    "index": "index.v1.schema.json",
+    "index": "index.v1.schema.json",  # the one index.json of registries before the per-package files
+    "package-index": "package-index.v1.schema.json",
 }
 
 _TYPE_NAMES = {

@@ -49,9 +49,6 @@ MAX_LEGACY_BYTES = 64 * 1024 * 1024
 MAX_PACKAGE_BYTES = 8 * 1024 * 1024
 SCHEMA = "package-index"
 
-# nnpm/package/schema.py maps schema names to files; until it lists this one, register it here.
-schema.SCHEMAS.setdefault(SCHEMA, "package-index.v1.schema.json")
-
 Rows = dict[str, dict]  # version -> row, as in the file
 
 

@@ -359,7 +359,7 @@ def _crash_point(point: str, package: object) -> None:
     """Tests only: SIGKILL this process when NNPM_TEST_CRASH_AT is `point` or `point:namespace/name`.
     Points: fetched (a file in tmp/, hashed, not checked), staged (a checked copy in tmp/), exchanged (a
     replacement swapped in, the old copy in tmp/), removed (uninstalled folders in tmp/, blobs kept)."""
-    if os.environ.get("NNPM_TEST_CRASH_AT") in (point, f"{point}:{package}"):
+    if config.crash_point() in (point, f"{point}:{package}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from nnpm.package.naming import PackageName
 from nnpm.registry.local import LocalRegistry
+from nnpm.registry.sparse_index import snapshot
 from tests.factories import make_package
 from tests.registry import hub_fixtures
 
@@ -46,7 +45,7 @@ def test_the_local_index_stores_pins_and_leaves_them_out_when_there_are_none(tmp
             tmp_path, str(TAGGER), deps={str(EMBEDDING): ">=1"}, pins={str(EMBEDDING): embedding.sha256}
         )
     )
-    rows = json.loads((tmp_path / "registry" / "index.json").read_text())["packages"]
+    rows = snapshot(tmp_path / "registry")
     assert rows[str(TAGGER)]["1.0.0"]["pins"] == {str(EMBEDDING): embedding.sha256}
     assert "pins" not in rows[str(EMBEDDING)]["1.0.0"]
     # a fresh registry object reads them back from disk, not from memory
