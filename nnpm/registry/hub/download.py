@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, Protocol
 
 from nnpm import config
 from nnpm.errors import NnpmError, RegistryError
-from nnpm.fsutil import write_chunk, writing
+from nnpm.fsutil import HashingWriter, write_chunk, writing
 from nnpm.registry.hub.http import HubCaller, _httpx
 
 #: bytes per second a download must average, on top of the base, before its deadline passes
@@ -108,18 +108,24 @@ class FileSink:
     def __init__(self, fh: BinaryIO, where: str) -> None:
         self.fh = fh
         self.where = where
+        #: a HashingWriter (the store's) hashes what it is given: hashing here too would be a second hash
+        self.hashes_itself = isinstance(fh, HashingWriter)
         self.reset()
 
     def reset(self) -> None:
         with writing(self.where):
             self.fh.seek(0)
             self.fh.truncate()
-        self.hasher = hashlib.sha256()
+        self.hasher = None if self.hashes_itself else hashlib.sha256()
 
     def write(self, chunk: bytes) -> None:
         with writing(self.where):
             write_chunk(self.fh, chunk)
-        self.hasher.update(chunk)
+        if self.hasher is not None:
+            self.hasher.update(chunk)
+
+    def digest(self) -> str:
+        return self.fh.result()[0] if self.hashes_itself else self.hasher.hexdigest()
 
 
 def fetch(http: HubCaller, url: str, headers: dict[str, str], sink: Sink, **options: Any) -> int:

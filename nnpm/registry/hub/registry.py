@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from packaging.version import Version
 
@@ -333,13 +333,26 @@ class HubRegistry(Registry):
 
         A file the repo lacks raises HubFileNotFoundError (exit code 4).
         """
-        revision = self._revision(info)
-        where = f"{self.repo_url(info.name)}@{revision}/{path}"
         dest = Path(dest)
         with writing(dest.parent):
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=".nnpm-hub-", dir=dest.parent))
         part = tmp / "download"
+        try:
+            with writing(dest.parent), open(part, "wb") as out:
+                self.fetch_into(info, path, entry, out, progress)
+            os.replace(part, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @redacting
+    def fetch_into(
+        self, info: VersionInfo, path: str, entry: FileEntry, out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Stream `path` at the pinned revision into the open file `out` (the store's hashing writer,
+        so the bytes are hashed as they arrive, once), checked against `entry` as it ends."""
+        revision = self._revision(info)
+        where = f"{self.repo_url(info.name)}@{revision}/{path}"
 
         def too_large(received: int) -> NnpmError:
             return IntegrityError(
@@ -349,24 +362,19 @@ class HubRegistry(Registry):
                 hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
             )
 
-        try:
-            with writing(dest.parent), open(part, "wb") as out:
-                sink = FileSink(out, str(dest.parent))
-                size = self._download(
-                    self.repo_id(info.name), path, revision, sink, limit=entry.size, too_large=too_large
-                )
-            digest = sink.hasher.hexdigest()
-            if digest != entry.sha256 or size != entry.size:
-                raise IntegrityError(
-                    f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
-                    where=where,
-                    hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
-                )
-            os.replace(part, dest)
-            if progress:
-                progress.advance(size)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        sink = FileSink(out, str(getattr(out, "name", "") or where))
+        size = self._download(
+            self.repo_id(info.name), path, revision, sink, limit=entry.size, too_large=too_large
+        )
+        digest = sink.digest()
+        if digest != entry.sha256 or size != entry.size:
+            raise IntegrityError(
+                f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
+                where=where,
+                hint="the file on the Hub differs from its manifest; do not use it, and tell the repo's owner",
+            )
+        if progress:
+            progress.advance(size)
 
     # --- publishing ----------------------------------------------------------------------------
 

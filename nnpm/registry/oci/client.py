@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 from nnpm.errors import AuthenticationError, ConfigError, IntegrityError, OfflineError, RegistryError
+from nnpm.fsutil import HashingWriter, write_chunk
 from nnpm.progress import Progress
 from nnpm.registry.oci.auth import LOGIN_HINT, Authenticator, Challenge, Credentials
 from nnpm.registry.oci.names import MANIFEST_MEDIA_TYPE, OciLocation
@@ -268,12 +269,28 @@ class OciClient:
     ) -> None:
         """Stream a blob to `dest`, hashing as it arrives; IntegrityError unless digest and size match."""
         with dest.open("wb") as out:
-            for chunk in self._blob_chunks(repo, digest, size, limit=size):
-                out.write(chunk)
-                if progress:
-                    progress.advance(len(chunk))
+            self.stream_blob(repo, digest, size, out, progress)
 
-    def _blob_chunks(self, repo: str, digest: str, size: int, *, limit: int) -> Iterator[bytes]:
+    def stream_blob(
+        self, repo: str, digest: str, size: int, out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Write a blob into the open file `out`, checked against digest and size as it ends. A
+        HashingWriter (the store's) hashes what it is given, so the blob is hashed once, there."""
+        hashed = isinstance(out, HashingWriter)
+        for chunk in self._blob_chunks(repo, digest, size, limit=size, hash_chunks=not hashed):
+            write_chunk(out, chunk)
+            if progress:
+                progress.advance(len(chunk))
+        if hashed and "sha256:" + out.result()[0] != digest:
+            raise IntegrityError(
+                f"blob digest mismatch: expected {digest}, got sha256:{out.result()[0]}",
+                where=f"{self.location.host}/{repo}@{digest}",
+                hint=_TAMPER_HINT,
+            )
+
+    def _blob_chunks(
+        self, repo: str, digest: str, size: int, *, limit: int, hash_chunks: bool = True
+    ) -> Iterator[bytes]:
         where = f"{self.location.host}/{repo}@{digest}"
         resp = self.request(
             "GET", f"/v2/{repo}/blobs/{digest}", scope=repo, what=f"download blob {digest}", stream=True
@@ -286,12 +303,13 @@ class OciClient:
                     raise IntegrityError(
                         f"blob is larger than its {size} bytes", where=where, hint=_TAMPER_HINT
                     )
-                hasher.update(chunk)
+                if hash_chunks:
+                    hasher.update(chunk)
                 self.stats.bytes_downloaded += len(chunk)
                 yield chunk
         finally:
             resp.close()
-        found = "sha256:" + hasher.hexdigest()
+        found = "sha256:" + hasher.hexdigest() if hash_chunks else digest  # else the caller's writer checks
         if found != digest or seen != size:
             raise IntegrityError(
                 f"blob digest mismatch: expected {digest} ({size} bytes), got {found} ({seen} bytes)",

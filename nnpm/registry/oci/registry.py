@@ -26,6 +26,7 @@ import contextlib
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from packaging.version import Version
 
@@ -217,6 +218,16 @@ class OciRegistry(Registry):
         self, info: VersionInfo, path: str, entry: FileEntry, dest: Path, progress: Progress | None = None
     ) -> None:
         """Download the layer titled `path` to `dest`, checked against its digest and `entry`."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with dest.open("wb") as out:
+            self.fetch_into(info, path, entry, out, progress)
+
+    def fetch_into(
+        self, info: VersionInfo, path: str, entry: FileEntry, out: BinaryIO, progress: Progress | None = None
+    ) -> None:
+        """Stream the layer titled `path` into the open file `out` (the store's hashing writer: the
+        blob is hashed once, as it arrives), checked against its digest and `entry`."""
         reference = self._reference(info)
         repo = self.repository(info.name)
         artifact = self._artifacts.get((repo, reference)) or self._load(info.name, reference)[0]
@@ -227,9 +238,7 @@ class OciRegistry(Registry):
                 where=self._where(info.name, reference),
                 hint="the artifact was edited; do not use it",
             )
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.client.download_blob(repo, blob.digest, blob.size, dest, progress)
+        self.client.stream_blob(repo, blob.digest, blob.size, out, progress)
 
     # --- publishing ----------------------------------------------------------------------------
 
