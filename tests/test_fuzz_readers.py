@@ -350,3 +350,34 @@ def as_json(doc: Any) -> str | None:
 def test_index_reader(data):
     if data is not None:
         _read_file(_read_index, "index.json", data, folder=True)
+
+
+VALID_PACKAGE_INDEX = {
+    "index-version": 1,
+    "name": "test/mlp",
+    "versions": VALID_INDEX["packages"]["test/mlp"],
+}
+
+
+def _read_package_index(root: Path) -> None:
+    """A registry whose only index is the per-package file test/mlp.json (the sparse layout)."""
+    folder = root / "index" / "test"
+    folder.mkdir(parents=True)
+    (root / "mlp.json").replace(folder / "mlp.json")
+    _read_index(root)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        mutated(VALID_PACKAGE_INDEX).map(as_json),
+        texts,
+        st.binary(max_size=200),
+        st.sampled_from(["[" * 100_000, '{"a": ' * 5000 + "1" + "}" * 5000, "NaN", "1e400", "9" * 5000]),
+    )
+)
+@example(json.dumps(VALID_PACKAGE_INDEX))
+@example(json.dumps({**VALID_PACKAGE_INDEX, "name": "test/other"}))
+def test_package_index_reader(data):
+    if data is not None:
+        _read_file(_read_package_index, "mlp.json", data, folder=True)

@@ -57,11 +57,17 @@ def blob_path(root: Path, sha256: str) -> Path:
     return root / "blobs" / "sha256" / sha256[:2] / sha256
 
 
-def stage_blob(root: Path, source: Path, entry: FileEntry, progress: Progress | None = None) -> Path:
+def stage_blob(root: Path, source: Path, entry: FileEntry, progress: Progress | None = None) -> Path | None:
     """Copy `source` to a temporary file beside its blob, hashing the bytes as they are written: the
     one hash of a publish. A size or sha256 other than the manifest's is the IntegrityError that
-    check_package raises, and leaves no temporary file. Returns the staged file (see commit_blob)."""
+    check_package raises, and leaves no temporary file. Returns the staged file (see commit_blob),
+    or None when the blob is already there with exactly these bytes (a file an earlier version
+    shares: compared byte for byte while the source is hashed, so nothing is written)."""
     target = blob_path(root, entry.sha256)
+    if _holds_the_same_bytes(target, source, entry):
+        if progress:
+            progress.advance(entry.size)
+        return None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -86,6 +92,31 @@ def stage_blob(root: Path, source: Path, entry: FileEntry, progress: Progress | 
     return tmp
 
 
+def _holds_the_same_bytes(target: Path, source: Path, entry: FileEntry) -> bool:
+    """Whether the blob `target` is a regular file holding `source`'s bytes, and those bytes have the
+    manifest's sha256: one hash of the source, one plain read of the blob, no write. A blob corrupted
+    since it was stored differs from the source, and is then replaced (commit_blob)."""
+    try:
+        if os.lstat(target).st_size != entry.size:
+            return False
+        blob = open_regular(target)
+    except (FileNotFoundError, ManifestError):
+        return False
+    digest, size, same = hashlib.sha256(), 0, True
+    with blob, open_regular(source) as src:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            same = same and blob.read(len(chunk)) == chunk
+        same = same and not blob.read(1)
+    if digest.hexdigest() != entry.sha256 or size != entry.size:
+        raise IntegrityError(
+            f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest.hexdigest()} ({size} bytes)",
+            where=str(source),
+        )
+    return same
+
+
 def commit_blob(root: Path, staged: Path, entry: FileEntry) -> Path:
     """Rename a verified staged file onto its blob. A blob already there is replaced rather than
     trusted: one corrupted since it was stored must not be what a new version shares."""
@@ -95,8 +126,9 @@ def commit_blob(root: Path, staged: Path, entry: FileEntry) -> Path:
 
 
 def store_blob(root: Path, source: Path, entry: FileEntry) -> Path:
-    """Stage and commit one file (hashed once, while copied)."""
-    return commit_blob(root, stage_blob(root, source, entry), entry)
+    """Stage and commit one file (hashed once, while copied); a blob already holding it is kept."""
+    staged = stage_blob(root, source, entry)
+    return blob_path(root, entry.sha256) if staged is None else commit_blob(root, staged, entry)
 
 
 def sweep_temporary_files(root: Path) -> int:
@@ -323,7 +355,9 @@ class LocalRegistry(Registry):
         staged: list[tuple[Path, FileEntry]] = []
         try:
             for rel, entry in manifest.files.items():
-                staged.append((stage_blob(self.root, package_dir / rel, entry, progress), entry))
+                tmp = stage_blob(self.root, package_dir / rel, entry, progress)
+                if tmp is not None:  # None: the blob already holds these bytes
+                    staged.append((tmp, entry))
         except BaseException:
             for tmp, _ in staged:
                 tmp.unlink(missing_ok=True)

@@ -67,3 +67,18 @@ def test_registries_are_configured_by_name(tmp_path):
         registry_config.add_registry("bad", "ftp://example.org")
     with pytest.raises(Exception, match="invalid registry name"):
         registry_config.add_registry("Bad Name", str(tmp_path))
+
+
+def test_a_new_version_sharing_a_file_leaves_its_blob_unwritten(tmp_path, nnpm_home):
+    first = publish(tmp_path, "test/mlp", "1.0.0", seed=0)
+    weights = first.manifest.files["weights.safetensors"]
+    blob = nnpm_home / "registry" / "blobs" / "sha256" / weights.sha256[:2] / weights.sha256
+    before = blob.stat()
+    second = publish(tmp_path, "test/mlp", "1.1.0", seed=0)  # the same weights, a new manifest and card
+    assert second.manifest.files["weights.safetensors"] == weights
+    after = blob.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not copied over
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")  # corrupted: a third version rewrites it
+    publish(tmp_path, "test/mlp", "1.2.0", seed=0)
+    assert blob.stat().st_ino != before.st_ino and api.install(["test/mlp==1.2.0"], project=False).packages
