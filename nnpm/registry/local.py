@@ -71,18 +71,12 @@ def stage_blob(root: Path, source: Path, entry: FileEntry, progress: Progress | 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        digest, size = hashlib.sha256(), 0
-        with open_regular(source) as src, tmp.open("xb") as out:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                fsutil.write_chunk(out, chunk)  # through fsutil, where tests inject a full disk
-                size += len(chunk)
-                if progress:
-                    progress.advance(len(chunk))
-        if digest.hexdigest() != entry.sha256 or size != entry.size:
+        with open_regular(source) as src, tmp.open("x+b") as out:
+            # the kernel copies (or reflinks) and the copy kept is what is hashed: fsutil.copy_hashing
+            digest, size = fsutil.copy_hashing(src, out, limit=entry.size + 1, progress=progress)
+        if digest != entry.sha256 or size != entry.size:
             raise IntegrityError(
-                f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), "
-                f"found {digest.hexdigest()} ({size} bytes)",
+                f"sha256 mismatch: expected {entry.sha256} ({entry.size} bytes), found {digest} ({size} bytes)",
                 where=str(source),
             )
         tmp.chmod(0o444)
