@@ -27,6 +27,7 @@ _LAZY = {
     "publish": "nnpm.api",
     "search": "nnpm.api",
     "show": "nnpm.api",
+    "sign": "nnpm.api",
     "uninstall": "nnpm.api",
     "verify": "nnpm.api",
     "Manifest": "nnpm.package.manifest",
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
         publish,
         search,
         show,
+        sign,
         uninstall,
         verify,
     )
