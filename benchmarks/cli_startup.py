@@ -40,11 +40,16 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "NNPM_HOME": tempfile.mkdtemp(prefix="nnpm-bench-")}
     nnpm = str(BIN / "nnpm")
+    # one package published and installed, so that list, search and show have something to read
+    example = Path(__file__).resolve().parents[1] / "examples" / "packages" / "digits-mlp"
+    for setup in (["publish", str(example)], ["install", "digits/mlp", "--no-save"]):
+        subprocess.run([nnpm, *setup], capture_output=True, env=env, check=True)
     commands = {
         "pip list (yardstick)": [sys.executable, "-m", "pip", "list"],
         "nnpm --help": [nnpm, "--help"],
         "nnpm list": [nnpm, "list"],
         "nnpm search digits": [nnpm, "search", "digits"],
+        "nnpm show digits/mlp": [nnpm, "show", "digits/mlp"],
         "nnpm registry list": [nnpm, "registry", "list"],
         'python -c "import torch"': [sys.executable, "-c", "import torch"],
     }

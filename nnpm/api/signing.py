@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnpm.errors import SignatureError
 from nnpm.package.naming import PackageName
-from nnpm.package.pack import check_package
-from nnpm.package.signing import SigningKey, sign_directory, verify_directory
 from nnpm.registry import trust
 from nnpm.store.store import Problem
+
+if TYPE_CHECKING:
+    from nnpm.package.signing import SigningKey
 
 
 def sign(directory: Path, key: SigningKey) -> Path:
     """Check the packed package in `directory` as publish would, then write its nnpm.sig."""
+    from nnpm.package.pack import check_package  # only signing pays for pack's imports
+    from nnpm.package.signing import sign_directory
+
     check_package(directory)
     return sign_directory(directory, key)
 
@@ -31,6 +36,8 @@ def staged_check(client, name: PackageName, version: object) -> Callable[[Path],
         return None
 
     def check(directory: Path) -> None:
+        from nnpm.package.signing import verify_directory
+
         verify_directory(directory, rule.signers, where=f"{name}=={version}")
 
     return check
