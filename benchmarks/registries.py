@@ -50,7 +50,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import emit  # noqa: E402
-from registries_support import REGISTRY_BIN, BlobsWritten, docker_registry  # noqa: E402
+from registries_support import BlobsWritten  # noqa: E402
+
+from nnpm.testing.oci_registry import REGISTRY_BIN, docker_registry  # noqa: E402
 
 NAME = "bench/registries"
 TOKEN = "hf_bench_token_0123456789"
@@ -158,9 +160,9 @@ def open_round(kind: str, work: Path) -> Iterator[Round]:
     if kind == "local":
         yield Round("local", lambda home: None, BlobsWritten(), separate_home=False)
     elif kind == "oci":
-        with docker_registry(work) as port:
+        with docker_registry(work) as running:
             sent = lambda client: client.registry("team").client.stats.bytes_uploaded  # noqa: E731
-            yield Round("team", adder("team", f"oci://127.0.0.1:{port}/ml-team"), sent, separate_home=True)
+            yield Round("team", adder("team", f"oci://{running.host}/ml-team"), sent, separate_home=True)
     elif kind == "hub":
         from nnpm.testing import HubServer
 
@@ -317,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         others = sum((second / f).stat().st_size for f in ("nnpm.toml", "README.md"))
         print(f"package: {nbytes / 1e6:.1f} MB in {args.files} weights files; 1.1.0 changes {changed}")
         for kind in kinds:
-            if kind == "oci" and not Path(REGISTRY_BIN).exists():
+            if kind == "oci" and not REGISTRY_BIN.exists():
                 skipped.append(
                     "oci: skipped, docker-registry is not installed (Debian: apt-get install docker-registry)"
                 )

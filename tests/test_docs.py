@@ -255,12 +255,12 @@ def hub_endpoint() -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def oci_host(tmp_path_factory) -> Iterator[str | None]:
     """host:port of a docker-registry on loopback for the README's OCI section; None without one."""
-    from tests.registry.oci_fixtures import REGISTRY_BIN, _serve
+    from nnpm.testing.oci_registry import REGISTRY_BIN, docker_registry
 
     if not REGISTRY_BIN.exists():
         yield None
         return
-    with _serve(tmp_path_factory.mktemp("oci-registry"), auth=False) as running:
+    with docker_registry(tmp_path_factory.mktemp("oci-registry")) as running:
         yield running.host
 
 

@@ -11,7 +11,8 @@ network::
         registry = HubRegistry("hub", "hf://alice", endpoint=server.endpoint, token="hf_test")
         ...
 
-See docs/hub.md ("The test server").
+See docs/hub.md ("The test server"). `nnpm.testing.oci_registry.docker_registry` starts a real
+OCI registry (Debian's `docker-registry`) on loopback the same way, for tests of `oci://` registries.
 """
 
 from __future__ import annotations
