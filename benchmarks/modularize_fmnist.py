@@ -127,13 +127,29 @@ def measure(label, result, std, std_logits, data, arch, args, tau: float) -> dic
     return row
 
 
-def config(method: str, epochs: int, args) -> TrainConfig:
+def config(method: str, epochs: int, args, variant: tuple[str, float] | None = None) -> TrainConfig:
     weights = dict(METHODS[method])
     if method == "moda" and args.moda_gamma is not None:
         weights["gamma"] = args.moda_gamma
+    extra = {}
+    if variant is not None:  # a MODA variant: compactness scheme and gamma
+        extra["compactness"], weights["gamma"] = variant
     scale = args.generator_lr_scale if method != "moda" else 1.0
     return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, method=method, tau=args.tau,
-                       seed=args.seed, generator_lr_scale=scale, **weights)  # fmt: skip
+                       seed=args.seed, generator_lr_scale=scale, **weights, **extra)  # fmt: skip
+
+
+def variants(text: str) -> list[tuple[str, float]]:
+    """ "cost:0.3,macs:1" -> [("cost", 0.3), ("macs", 1.0)]: MODA's compactness scheme and gamma."""
+    out = []
+    for item in filter(None, text.split(",")):
+        scheme, _, gamma = item.partition(":")
+        out.append((scheme, float(gamma or MODA_DEFAULTS["gamma"])))
+    return out
+
+
+def variant_label(variant: tuple[str, float]) -> str:
+    return f"moda {variant[0]} g{variant[1]:g}"
 
 
 def print_table(rows: list[dict], std_seconds: float) -> None:
@@ -167,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="mwt,mwt-repaired,moda")
     ap.add_argument("--from-epochs", type=int, default=5, help="0: no --from runs")
     ap.add_argument("--from-methods", default="moda")
+    ap.add_argument("--moda-variants", type=variants, default=[],
+                    help="also train MODA with these compactness schemes and gammas, e.g. cost:0.3,cost:1")  # fmt: skip
+    ap.add_argument("--from-variants", type=variants, default=[], help="MODA variants also run with --from")
     ap.add_argument(
         "--sweep-taus",
         type=lambda v: [float(t) for t in v.split(",") if t],
@@ -191,22 +210,26 @@ def main(argv: list[str] | None = None) -> int:
     std_model = std.model.eval()
     std_logits = logits_of(std_model, data.test.x)
     print(f"standard: {100 * accuracy(std_model, data.test):.2f}% in {std.seconds:.0f}s", flush=True)
-    runs = [(m, m, args.epochs, None) for m in args.methods.split(",")]
+    runs = [(m, m, args.epochs, None, None) for m in args.methods.split(",")]
+    runs += [(variant_label(v), "moda", args.epochs, None, v) for v in args.moda_variants]
     if args.from_epochs:
         std_arch = architecture("simcnn", data, args.width, gated=False)
         begin = StartingPoint(
             std_arch, {k: v.clone() for k, v in std_model.state_dict().items()}, "standard", ""
         )
-        runs += [(f"{m} --from", m, args.from_epochs, begin) for m in args.from_methods.split(",")]
+        runs += [(f"{m} --from", m, args.from_epochs, begin, None) for m in args.from_methods.split(",")]
+        runs += [
+            (f"{variant_label(v)} --from", "moda", args.from_epochs, begin, v) for v in args.from_variants
+        ]
     rows = []
-    for label, method, epochs, begin in runs:
-        cfg = config(method, epochs, args)
-        folder = args.out / label.replace(" --from", "-from")
+    for label, method, epochs, begin, variant in runs:
+        cfg = config(method, epochs, args, variant)
+        folder = args.out / label.replace(" --from", "-from").replace(" ", "-")
         result = train_modular(data, "simcnn", args.width, cfg, start=begin, checkpoint_dir=folder, **opts)
         arch = modular_architecture("simcnn", data, args.width, cfg)
         if begin is not None:
             arch = replace(arch, input=begin.arch.input)
-        sweep = [t for t in args.sweep_taus if method in args.sweep_methods and begin is None]
+        sweep = [t for t in args.sweep_taus if label in args.sweep_methods and begin is None]
         for tau in [args.tau, *sweep]:
             row = measure(label if tau == args.tau else f"{label} tau {tau}", result, std_model, std_logits, data,
                           arch, args, tau)  # fmt: skip

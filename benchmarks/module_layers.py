@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.fuse import union_of_kernels
 from nnpm.nn.cnn.model import build_cnn
-from nnpm.nn.cnn.spec import Conv, conv_input, layout
+from nnpm.nn.cnn.spec import layout, multiply_adds
 from nnpm.science.cnn.extract import extract_modules
 from nnpm.science.cnn.mwt import modular_architecture
 from nnpm.science.cnn.train import TrainConfig
@@ -31,12 +31,7 @@ from nnpm.science.cnn.train import TrainConfig
 
 def conv_macs(arch) -> dict[str, int]:
     """Multiply-adds of each conv of a (possibly pruned) spec, per image."""
-    lay = layout(arch)
-    return {
-        op.name: len(lay.channels[i]) * len(conv_input(lay, op)) * op.kernel**2 * lay.sizes[i] ** 2
-        for i, op in enumerate(lay.ops)
-        if isinstance(op, Conv)
-    }
+    return {name: n for name, n in multiply_adds(layout(arch)).items() if not name.startswith("fc.")}
 
 
 def report(method: str, out: Path, data, width: float, tau: float) -> None:

@@ -8,6 +8,10 @@ images and on the others'. It modularizes the bundled digits with the quickstart
 (or reads an earlier --out build).
 
     python benchmarks/module_scores.py --method moda --out build/module-scores-digits
+    python benchmarks/module_scores.py --method moda --out build/module-scores-digits --confusers 3
+
+--confusers N cuts the same trained model again with negative evidence (docs/cnn.md) and adds each
+module's confusers and share of the units.
 """
 
 from __future__ import annotations
@@ -17,14 +21,6 @@ import json
 from pathlib import Path
 
 import torch
-
-
-def auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
-    """P(score of a positive > score of a negative), ties counted half (the ROC AUC)."""
-    pos, neg = scores[positive].double(), scores[~positive].double()
-    greater = (pos[:, None] > neg[None, :]).double().mean()
-    ties = (pos[:, None] == neg[None, :]).double().mean()
-    return float(greater + 0.5 * ties)
 
 
 def balanced(decision: torch.Tensor, positive: torch.Tensor) -> float:
@@ -37,18 +33,28 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--confusers", type=int, default=0, help="max confusers per module (extraction only)")
     args = parser.parse_args()
 
     from nnpm.datasets.images import load_image_dataset
     from nnpm.nn.cnn.score import log_odds
     from nnpm.science.cnn import packaging
-    from nnpm.science.cnn.extract import extract_modules
+    from nnpm.science.cnn.extract import extract_modules, separation
     from nnpm.science.cnn.mwt import modularize
-    from nnpm.science.cnn.train import TrainConfig, predict_logits
+    from nnpm.science.cnn.train import (
+        MODA_DEFAULTS,
+        MWT_DEFAULTS,
+        REPAIRED_DEFAULTS,
+        TrainConfig,
+        predict_logits,
+    )
 
     data = load_image_dataset("digits", seed=args.seed)
     if not (args.out / "results.json").is_file():
-        cfg = TrainConfig(epochs=args.epochs, batch_size=64, lr=0.05, seed=args.seed, method=args.method)
+        weights = {"mwt": MWT_DEFAULTS, "mwt-repaired": REPAIRED_DEFAULTS, "moda": MODA_DEFAULTS}[args.method]
+        cfg = TrainConfig(
+            epochs=args.epochs, batch_size=64, lr=0.05, seed=args.seed, method=args.method, **weights
+        )
         modularize(data, "simcnn", 0.125, cfg, args.out, "scores", version="1.0.0")
     results = json.loads((args.out / "results.json").read_text())
     manifest, model = packaging.load_package(args.out / "simcnn")
@@ -57,15 +63,20 @@ def main() -> None:
     print(f"standard {results['standard_accuracy']:.4f}, modular {results['modular_accuracy']:.4f}")
     print(
         f"{'class':>5} {'split':>5} {'T':>7} {'b':>7} {'AUC':>6} {'bal.acc':>7} {'p(class)':>8} {'p(rest)':>8}"
+        f" {'units':>6}  confusers"
     )
-    for m in extract_modules(model, data, results["config"]["tau"], model_arch=manifest.architecture):
+    tau = results["config"]["tau"]
+    for m in extract_modules(
+        model, data, tau, model_arch=manifest.architecture, max_confusers=args.confusers
+    ):
         for name, part in (("val", data.val), ("test", data.test)):
             z = predict_logits(m.network.eval(), part.x, 512).double()
             odds = log_odds(z / m.temperature, m.cls) + m.score_bias
             positive, p = part.y == m.cls, torch.sigmoid(odds)
-            print(f"{m.class_name:>5} {name:>5} {m.temperature:7.3f} {m.score_bias:+7.2f} {auc(odds, positive):6.3f} "
-                  f"{balanced(odds > 0, positive):7.3f} {float(p[positive].mean()):8.3f} "
-                  f"{float(p[~positive].mean()):8.3f}")  # fmt: skip
+            print(f"{m.class_name:>5} {name:>5} {m.temperature:7.3f} {m.score_bias:+7.2f} "
+                  f"{separation(z, part.y, m.cls):6.3f} {balanced(odds > 0, positive):7.3f} "
+                  f"{float(p[positive].mean()):8.3f} {float(p[~positive].mean()):8.3f} {m.krr:6.1%}  "
+                  f"{','.join(m.confusers) or '-'}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -87,16 +87,26 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         _FM1,
         "1 epoch on the Fashion-MNIST substitute",
     ),
-    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist": (
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist --resume "
+    "--moda-variants cost:0.3,cost:1 --from-variants cost:0.3 --sweep-taus ''": (
         {
             "--epochs": "1",
             "--from-epochs": "1",
             "--methods": "moda",
-            "--sweep-methods": "none",
+            "--moda-variants": "cost:0.3",
+            "--from-variants": "",
             "--repeat": "1",
             "--data-dir": FMNIST,
         },
-        "1 epoch (and 1 from the standard model) of MODA on the Fashion-MNIST substitute",
+        "1 epoch of MODA and of MODA weighed by cost (and 1 of MODA from the standard model) on the substitute",
+    ),
+    "python benchmarks/moda_compactness.py --epochs 5 --variants layers:0.3,macs:0.3,cost:0.3,macs:1.0": (
+        {"--epochs": "1", "--variants": "cost:0.3", "--data-dir": FMNIST},
+        "1 epoch of one variant on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/module_scores.py --method moda --out build/module-scores-digits --confusers 3": (
+        {"--epochs": "1"},
+        "1 epoch of MODA on the digits",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
         {"--data-dir": FMNIST, "--methods": "moda"},
@@ -205,9 +215,9 @@ SKIP: dict[str, str] = {
 }
 
 TRAINS = re.compile(
-    r"^(nnpm (modularize|train)\b|python benchmarks/(mwt|rnn|modularize|module)_|.*--finetune)"
+    r"^(nnpm (modularize|train)\b|python benchmarks/(mwt|rnn|modularize|module|moda)_|.*--finetune)"
 )
 #: A Fashion-MNIST benchmark reads Fashion-MNIST unless it is pointed at the bundled digits.
 IMAGE_DATA = re.compile(
-    r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/\w*fmnist(?!.*--dataset digits)"
+    r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/(\w*fmnist|moda_compactness)(?!.*--dataset digits)"
 )

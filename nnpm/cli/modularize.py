@@ -66,6 +66,9 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--gamma", type=float, default=None,
               help="moda: weight of the compactness loss, mean |activation|; mwt-repaired: of the mean gate "
                    "(default 0.3; not for mwt).")  # fmt: skip
+@click.option("--compactness", type=click.Choice(["layers", "macs", "cost"]), default=None,
+              help="moda: how the compactness loss weighs its layers: layers (MODA's mean, the default), macs "
+                   "(by multiply-adds) or cost (multiply-adds and parameters); docs/cnn.md.")  # fmt: skip
 @click.option("--from", "start", type=click.Path(exists=True, path_type=Path), default=None,
               help="Start from a trained standard model: a model package folder or a safetensors state dict "
                    "in nnpm's layout for --arch and --width (docs/cnn.md). No standard model is trained.")  # fmt: skip
@@ -73,6 +76,9 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     "--tau", type=float, default=0.9, show_default=True,
     help="Unit threshold in (0, 1]: gate frequency (mwt) or non-zero activation rate (moda) per class.",
 )  # fmt: skip
+@click.option("--confusers", type=click.IntRange(0), default=0, show_default=True,
+              help="Negative evidence: a module may also keep the units of up to this many look-alike classes, "
+                   "each only where it raises its one-vs-rest AUC on validation (docs/cnn.md).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True, help="Validation share of training data.")  # fmt: skip
@@ -93,8 +99,8 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @json_option
 @click.pass_context
 def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, method, alpha, beta, gamma,
-        start, tau, seed, val_fraction, shift, flip, pad, resize, device, namespace, version, out, resume,
-        as_json, image_size=None) -> None:  # fmt: skip
+        compactness, start, tau, confusers, seed, val_fraction, shift, flip, pad, resize, device, namespace, version,
+        out, resume, as_json, image_size=None) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
     from nnpm import api
@@ -117,6 +123,8 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
         raise UsageError(f"unknown method {method!r} (known: {', '.join(METHODS)})", where="--method")
     if method == "mwt":
         params.refuse(ctx, "gamma", "applies to --method moda and mwt-repaired only")
+    if method != "moda":
+        params.refuse(ctx, "compactness", "applies to --method moda only")
     if method not in GATED_METHODS:
         params.refuse(
             ctx, "generator_lr_scale", "applies to the mwt methods only (MODA has no mask generators)"
@@ -125,7 +133,8 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
     weights = {k: v if v is not None else defaults.get(k, 0.3) for k, v in
                (("alpha", alpha), ("beta", beta), ("gamma", gamma))}  # fmt: skip
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, generator_lr_scale=generator_lr_scale,
-                         method=method, **weights, tau=tau, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
+                         method=method, **weights, compactness=compactness or "layers", tau=tau,
+                         confusers=confusers, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
         version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),
@@ -153,5 +162,6 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
         click.echo(
             f"{m.package:<40}{m.retained:>5}/{m.total:<4}{100 * m.krr:>7.1f}%{100 * m.parameter_share:>7.1f}%"
             f"{100 * m.balanced_accuracy:>8.1f}%{100 * m.fidelity:>9.1f}%"
+            + (f"  + units of {', '.join(m.confusers)}" if m.confusers else "")
         )
     info(f"wrote {out} (results.json beside the packages)")

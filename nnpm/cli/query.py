@@ -122,6 +122,9 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
     share, params = m.metrics.extra.get("parameter_share"), m.metrics.extra.get("parameters")
     if isinstance(share, float) and isinstance(params, int):
         _echo(f"  size: {params:,} parameters, {share:.1%} of the source model's")
+    confusers = m.metrics.extra.get("confusers")
+    if isinstance(confusers, list) and confusers:
+        _echo(f"  negative evidence: also keeps the units of {', '.join(map(str, confusers))}")
     if m.metrics.accuracy:
         a = m.metrics.accuracy
         _echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")

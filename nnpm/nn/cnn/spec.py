@@ -281,6 +281,24 @@ def unit_layers(lay: Layout) -> tuple[str, ...]:
     return convs + tuple(fc_name(j) for j in range(len(lay.head)))
 
 
+def multiply_adds(lay: Layout) -> dict[str, int]:
+    """Multiply-adds per image of every conv (by name) and FC layer ("fc.j", the output "fc.out").
+
+    A pruned layout counts its kept channels, so this is the arithmetic a module or a union runs;
+    the forward's cost follows it, where the parameter count does not (early convs are few
+    parameters at high resolution).
+    """
+    macs = {
+        op.name: len(lay.channels[i]) * len(conv_input(lay, op)) * op.kernel**2 * lay.sizes[i] ** 2
+        for i, op in enumerate(lay.ops)
+        if isinstance(op, Conv)
+    }
+    widths = fc_widths(lay)
+    for j in range(len(widths) - 1):
+        macs[fc_name(j) if j < len(widths) - 2 else "fc.out"] = widths[j] * widths[j + 1]
+    return macs
+
+
 def unit_total(lay: Layout) -> int:
     """All of the full model's MODA units (ReLU'd conv channels and hidden FC neurons)."""
     return sum(lay.full_width[name] for name in unit_layers(lay))

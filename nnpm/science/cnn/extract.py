@@ -17,7 +17,7 @@ from nnpm.nn.cnn.prune import module_architecture, prune_state
 from nnpm.nn.cnn.spec import layout
 from nnpm.package.manifest import Architecture
 from nnpm.science.cnn import evaluate, packaging
-from nnpm.science.cnn.calibrate import fit_score_calibration
+from nnpm.science.cnn.calibrate import fit_score_calibration, log_odds
 from nnpm.science.cnn.train import predict_logits
 
 
@@ -110,6 +110,7 @@ class ExtractedModule:
     temperature: float
     score_bias: float = 0.0
     parameters: int = 0
+    confusers: tuple[str, ...] = ()  # classes whose units the module also keeps (negative evidence)
 
 
 def extract_modules(
@@ -121,6 +122,7 @@ def extract_modules(
     classes: list[int] | None = None,
     batch_size: int = 512,
     device: str | torch.device = "cpu",
+    max_confusers: int = 0,
 ) -> list[ExtractedModule]:
     """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
 
@@ -129,6 +131,11 @@ def extract_modules(
     each module keeps its gates (if any) sliced to its units, and its temperature and log-odds bias are
     fitted on the validation split for its one-vs-rest score (nnpm.science.cnn.calibrate).
     The forwards run on `device`; the modules' networks stay there, their weights (`state`) on CPU.
+
+    max_confusers > 0 adds negative evidence: a module keeps only the units its class fires, so it
+    cannot reject a look-alike class whose telling units it cut (docs/cnn.md measures it on digits
+    3, 8 and 9). Up to that many times, the module also keeps the units of the other class that raises
+    its validation AUC the most, when that is by CONFUSER_GAIN or more.
     """
     if not isinstance(model, CNN):
         manifest, model = packaging.load_package(Path(model))
@@ -143,16 +150,65 @@ def extract_modules(
     out = []
     for cls in classes if classes is not None else range(len(data.classes)):
         kept = kept_for_class(freqs, cls, tau)
-        arch = module_architecture(model_arch, kept, (cls,), 1.0)
-        sliced = prune_state(state, model_arch, arch)
-        net = build_cnn(arch)
-        net.load_state_dict(sliced)
-        net.to(device)
-        val_logits = predict_logits(net.eval(), data.val.x, batch_size)
+        net, val_logits = _cut(state, model_arch, kept, cls, data.val, batch_size, device)
+        confusers: list[int] = []
+        for _ in range(max_confusers):
+            widened = _widen(
+                freqs, kept, val_logits, cls, tau, state, model_arch, data.val, batch_size, device
+            )
+            if widened is None:
+                break
+            other, kept, net, val_logits = widened
+            confusers.append(other)
         temperature, bias = fit_score_calibration(val_logits, data.val.y, cls)
         arch = module_architecture(model_arch, kept, (cls,), temperature, (bias,))
         net.temperature, net.score_bias = temperature, (bias,)
         krr = evaluate.krr(kept, lay.full_width)
-        out.append(ExtractedModule(cls, data.classes[cls], kept, arch, sliced, net.eval(), krr, temperature, bias,
-                                   parameter_count(net)))  # fmt: skip
+        out.append(ExtractedModule(cls, data.classes[cls], kept, arch, prune_state(state, model_arch, arch),
+                                   net.eval(), krr, temperature, bias, parameter_count(net),
+                                   tuple(data.classes[c] for c in confusers)))  # fmt: skip
     return out
+
+
+#: the least rise of a module's validation AUC that buys a confuser's units (kept otherwise out)
+CONFUSER_GAIN = 0.005
+
+
+def _cut(state, model_arch: Architecture, kept, cls: int, val: Split, batch_size: int, device):
+    """The module network keeping `kept`, and its logits on the validation split."""
+    arch = module_architecture(model_arch, kept, (cls,), 1.0)
+    net = build_cnn(arch)
+    net.load_state_dict(prune_state(state, model_arch, arch))
+    net.to(device)
+    return net, predict_logits(net.eval(), val.x, batch_size)
+
+
+def separation(logits: torch.Tensor, labels: torch.Tensor, cls: int) -> float:
+    """ROC AUC of the module's log-odds for `cls` against all other classes (Mann-Whitney, ties
+    counted half): how well its own score tells its class from the rest, whatever its calibration."""
+    odds = log_odds(logits.double(), cls)
+    pos, neg = odds[labels == cls], odds[labels != cls]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None, :]).double().mean()
+    ties = (pos[:, None] == neg[None, :]).double().mean()
+    return float(greater + ties / 2)
+
+
+def _widen(freqs, kept, logits, cls: int, tau: float, state, model_arch, val: Split, batch_size: int, device):
+    """(class, kept units, network, validation logits) widened by the units of the other class that
+    raises the module's validation AUC the most, or None when no class raises it by CONFUSER_GAIN."""
+    base = separation(logits, val.y, cls)
+    best = None
+    for other in range(freqs[next(iter(freqs))].shape[0]):
+        if other == cls or not bool((val.y == other).any()):
+            continue
+        extra = kept_for_class(freqs, other, tau)
+        wider = {name: tuple(sorted(set(idx) | set(extra.get(name, ())))) for name, idx in kept.items()}
+        if wider == kept:
+            continue
+        net, wider_logits = _cut(state, model_arch, wider, cls, val, batch_size, device)
+        gain = separation(wider_logits, val.y, cls) - base
+        if gain >= CONFUSER_GAIN and (best is None or gain > best[0]):
+            best = (gain, other, wider, net, wider_logits)
+    return None if best is None else best[1:]

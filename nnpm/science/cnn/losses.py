@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from nnpm.nn.cnn.spec import Layout, multiply_adds, unit_layers
+
 _EPS = 1e-12  # as F.normalize: a gate vector of zeros has similarity 0 with everything
 
 
@@ -56,18 +58,53 @@ def mwt_losses(gates: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[to
     return cohesion, coupling
 
 
+COMPACTNESS = ("layers", "macs", "cost")  # how MODA's compactness weighs its layers (TrainConfig.compactness)
+
+
+def compactness_weights(lay: Layout, scheme: str) -> dict[str, float] | None:
+    """Per unit layer, its weight in the compactness term; None for MODA's plain mean over layers.
+
+    "macs" weighs each layer by its share of the unit layers' multiply-adds (a conv's own, a
+    hidden FC layer's); "cost" by the mean of that share and its share of their parameters.
+    Weights sum to 1, as the plain mean's do. MODA's mean gives a 28x28 conv of 8 channels the
+    pull of a 1x1 one of 64: measured here, the early high-resolution channels then stay in every
+    module and a two-class union keeps two thirds of the model's arithmetic (docs/cnn.md), while
+    the late wide layers hold most of the parameters. Weighing by cost puts the pressure where a
+    module's size and a composite's forward are spent.
+    """
+    if scheme == "layers":
+        return None
+    macs = multiply_adds(lay)
+    names = unit_layers(lay)
+    size = {op.name: lay.sizes[i] ** 2 for i, op in enumerate(lay.ops) if getattr(op, "name", None) in names}
+    mac_share = _shares({n: macs[n] for n in names})
+    if scheme == "macs":
+        return mac_share
+    param_share = _shares({n: macs[n] / size.get(n, 1) for n in names})
+    return {n: (mac_share[n] + param_share[n]) / 2 for n in names}
+
+
+def _shares(values: dict[str, float]) -> dict[str, float]:
+    total = sum(values.values())
+    return {name: v / total for name, v in values.items()}
+
+
 def moda_losses(
-    activations: dict[str, torch.Tensor], labels: torch.Tensor
+    activations: dict[str, torch.Tensor], labels: torch.Tensor, weights: dict[str, float] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(affinity, dispersion, compactness) averaged over layers (MODA).
 
     affinity = 1 - mean cosine similarity of the activation rows over same-label pairs and
     dispersion = mean cosine similarity over different-label pairs: the same arithmetic as MwT's
     cohesion and coupling, applied to activations instead of gates. compactness = mean |activation|
-    of a layer (L1 norm / number of entries), which drives activations to exact zeros.
+    of a layer (L1 norm / number of entries), which drives activations to exact zeros; averaged
+    over layers, or summed with `weights` (compactness_weights).
     """
     affinity, dispersion = mwt_losses(activations, labels)
     if not activations:
         return affinity, dispersion, affinity
-    compactness = torch.stack([a.abs().mean() for a in activations.values()]).mean()
+    if weights is None:
+        compactness = torch.stack([a.abs().mean() for a in activations.values()]).mean()
+    else:
+        compactness = sum(weights[name] * a.abs().mean() for name, a in activations.items())
     return affinity, dispersion, compactness

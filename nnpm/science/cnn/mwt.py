@@ -154,7 +154,13 @@ def modularize(
         arch = replace(arch, input=begin.arch.input)
     began = time.perf_counter()
     modules = extract_modules(
-        model, data, cfg.tau, model_arch=arch, batch_size=cfg.eval_batch_size, device=device
+        model,
+        data,
+        cfg.tau,
+        model_arch=arch,
+        batch_size=cfg.eval_batch_size,
+        device=device,
+        max_confusers=cfg.confusers,
     )
     extraction_seconds = time.perf_counter() - began
     (reporter or NULL).note("choosing the composition rule on validation (two-class composites)")

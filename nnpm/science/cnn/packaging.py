@@ -256,6 +256,8 @@ def write_packages(
             "parameters": row.parameters,
             "parameter_share": row.parameter_share,
         }
+        if m.confusers:
+            mextra["confusers"] = list(m.confusers)
         if charts:
             mextra["retention_chart"] = write_chart(out / mname.name, lay, row, mname).name
         else:  # a chart left by an earlier run would be packed without its manifest naming it

@@ -41,6 +41,7 @@ class ModuleRow:
     score_bias: float = 0.0
     parameters: int = 0  # the module network's, gates and head included
     parameter_share: float = 0.0  # parameters / the modular model's
+    confusers: tuple[str, ...] = ()  # classes whose units it also keeps (negative evidence)
 
 
 @dataclass
@@ -123,6 +124,7 @@ def evaluate_modules(
                 m.score_bias,
                 m.parameters,
                 m.parameters / model_parameters if model_parameters else 0.0,
+                m.confusers,
             )
         )
     return rows
@@ -148,7 +150,9 @@ def provenance_of(
         "alpha": cfg.alpha,
         "beta": cfg.beta,
         "gamma": cfg.gamma if cfg.method != "mwt" else None,
+        "compactness": cfg.compactness if cfg.method == "moda" else None,
         "tau": cfg.tau,
+        "max_confusers": cfg.confusers or None,
         "augment_shift": cfg.shift,
         "augment_flip": cfg.flip,
         "split": data.split_note,

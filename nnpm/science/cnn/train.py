@@ -25,7 +25,7 @@ from nnpm.errors import InvalidInputError
 from nnpm.nn.cnn.model import CNN
 from nnpm.progress import NULL, Progress
 from nnpm.science.cnn.augment import augment
-from nnpm.science.cnn.losses import moda_losses, mwt_losses
+from nnpm.science.cnn.losses import COMPACTNESS, compactness_weights, moda_losses, mwt_losses
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,10 @@ class TrainConfig:
     "mwt-repaired" (MwT with leaky generator units and gamma * mean gate, a sparsity term that
     closes the gates a class does not need on all of its samples, not on some: docs/cnn.md) or
     "moda" (activations; alpha weighs affinity, beta dispersion, gamma compactness). MwT
-    ignores gamma.
+    ignores gamma. compactness says how MODA's compactness weighs its layers: "layers" (MODA's
+    mean), "macs" or "cost" (by each layer's share of the multiply-adds, or of multiply-adds and
+    parameters; losses.py says why). confusers (extraction, not training): how many look-alike
+    classes' units a module may also keep, each only where it raises the module's validation AUC.
     """
 
     epochs: int = 20
@@ -56,6 +59,8 @@ class TrainConfig:
     tau: float = 0.9
     method: str = "mwt"
     gamma: float = 0.3
+    compactness: str = "layers"
+    confusers: int = 0
     seed: int = 0
     shift: int = 0
     flip: bool = False
@@ -78,8 +83,21 @@ def check_config(cfg: TrainConfig) -> None:
         raise InvalidInputError(
             f"unknown method {cfg.method!r} (known: {', '.join(METHODS)})", where="--method"
         )
+    if cfg.compactness not in COMPACTNESS:
+        raise InvalidInputError(
+            f"unknown compactness {cfg.compactness!r} (known: {', '.join(COMPACTNESS)})",
+            where="--compactness",
+        )
+    if cfg.compactness != "layers" and cfg.method != "moda":
+        raise InvalidInputError(
+            f"--compactness weighs MODA's compactness term; method {cfg.method!r} has none",
+            where="--compactness",
+            hint="drop --compactness, or use --method moda",
+        )
     if not 0 < cfg.tau <= 1:
         raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
+    if cfg.confusers < 0:
+        raise InvalidInputError(f"confusers must be at least 0, got {cfg.confusers}", where="--confusers")
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise InvalidInputError(f"{name} must be at least 1, got {getattr(cfg, name)}", where=f"--{name}")
@@ -178,6 +196,7 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter, mod
     (for the progress bar) and at the end, not after every step.
     """
     model.train()
+    weights = compactness_weights(model.lay, cfg.compactness) if moda else None
     perm = torch.randperm(len(y), generator=gen)
     keys = ("loss", "ce", "cohesion", "coupling", "compactness", "correct")
     sums = torch.zeros(len(keys), device=device)
@@ -195,7 +214,7 @@ def _epoch(model, x, y, cfg, opt, sched, gen, device, num_classes, reporter, mod
         loss = ce = F.cross_entropy(logits, yb)
         coh = coup = comp = torch.zeros((), device=device)
         if moda:  # cohesion/coupling hold MODA's affinity/dispersion; "gates" are the activations
-            coh, coup, comp = moda_losses(gates, yb)
+            coh, coup, comp = moda_losses(gates, yb, weights)
             loss = ce + cfg.alpha * coh + cfg.beta * coup + cfg.gamma * comp
             fired = _count_fired(fired, gates, yb, num_classes)
         elif gates:
@@ -266,15 +285,16 @@ def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.devi
     return acc
 
 
-_NOT_TRAINING = ("tau", "device", "eval_batch_size")  # extraction and placement: free to change on resume
+# extraction and placement: free to change on resume
+_NOT_TRAINING = ("tau", "confusers", "device", "eval_batch_size")
 # no effect on the standard model's training
-_GATES_ONLY = ("alpha", "beta", "gamma", "method", "generator_lr_scale")
+_GATES_ONLY = ("alpha", "beta", "gamma", "method", "generator_lr_scale", "compactness")
 
 
 def _recipe(config: dict, run: str) -> dict:
     """The settings a checkpoint must share with the resumed run: those that shape its training."""
     ignored = _NOT_TRAINING + (_GATES_ONLY if run == "standard" else ())
-    config = {"method": "mwt", "gamma": 0.3, **config}  # checkpoints from before MODA were MwT's
+    config = {"method": "mwt", "gamma": 0.3, "compactness": "layers", **config}  # older checkpoints' defaults
     return {k: v for k, v in config.items() if k not in ignored}
 
 
