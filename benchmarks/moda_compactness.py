@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from _results import emit
-from modularize_fmnist import logits_of, restricted_accuracy
+from modularize_fmnist import logits_of, restricted_accuracy, variants
 
 from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.fuse import UNION, fuse_architectures, union_of_kernels
@@ -29,12 +29,7 @@ from nnpm.nn.cnn.spec import layout, multiply_adds
 from nnpm.science.cnn.extract import extract_modules, parameter_count
 from nnpm.science.cnn.mwt import modular_architecture, train_modular, train_standard
 from nnpm.science.cnn.rules import class_pairs, subset_accuracy
-from nnpm.science.cnn.train import MODA_DEFAULTS, TrainConfig, accuracy
-
-
-def variant(text: str) -> tuple[str, float]:
-    scheme, _, gamma = text.partition(":")
-    return scheme, float(gamma or MODA_DEFAULTS["gamma"])
+from nnpm.science.cnn.train import TrainConfig, accuracy
 
 
 def measure(label: str, model, arch, std_val_logits, data, tau: float, seed: int) -> dict:
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau", type=float, default=0.9)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-train", type=int, default=None)
-    ap.add_argument("--variants", type=lambda v: [variant(t) for t in v.split(",")],
+    ap.add_argument("--variants", type=variants,
                     default=[("layers", 0.3), ("macs", 0.3), ("cost", 0.3)])  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("build/moda-compactness"))
     ap.add_argument("--resume", action="store_true", help="reuse finished trainings checkpointed under OUT")

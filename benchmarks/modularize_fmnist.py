@@ -32,6 +32,7 @@ from compose_fmnist import time_forward
 from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.fuse import CALIBRATED, UNION, fuse_architectures
 from nnpm.science.cnn.extract import extract_modules, parameter_count
+from nnpm.science.cnn.losses import COMPACTNESS
 from nnpm.science.cnn.mwt import modular_architecture, train_modular, train_standard
 from nnpm.science.cnn.packaging import architecture
 from nnpm.science.cnn.rules import choose_rule, class_pairs, subset_accuracy
@@ -144,6 +145,10 @@ def variants(text: str) -> list[tuple[str, float]]:
     out = []
     for item in filter(None, text.split(",")):
         scheme, _, gamma = item.partition(":")
+        if scheme not in COMPACTNESS:
+            raise argparse.ArgumentTypeError(
+                f"unknown compactness {scheme!r} (known: {', '.join(COMPACTNESS)})"
+            )
         out.append((scheme, float(gamma or MODA_DEFAULTS["gamma"])))
     return out
 
