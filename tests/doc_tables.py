@@ -94,7 +94,7 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
             "--from-epochs": "1",
             "--methods": "moda",
             "--moda-variants": "cost:0.3",
-            "--from-variants": "",
+            "--from-variants": "''",
             "--repeat": "1",
             "--data-dir": FMNIST,
         },
