@@ -147,15 +147,14 @@ def extract_modules(
     rates = gate_frequencies if model.gated else activation_rates
     freqs = rates(model, data.train, len(data.classes), batch_size)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    own = {c: kept_for_class(freqs, c, tau) for c in range(len(data.classes))}  # each class's units, once
     out = []
     for cls in classes if classes is not None else range(len(data.classes)):
-        kept = kept_for_class(freqs, cls, tau)
+        kept = own[cls]
         net, val_logits = _cut(state, model_arch, kept, cls, data.val, batch_size, device)
         confusers: list[int] = []
         for _ in range(max_confusers):
-            widened = _widen(
-                freqs, kept, val_logits, cls, tau, state, model_arch, data.val, batch_size, device
-            )
+            widened = _widen(own, kept, val_logits, cls, state, model_arch, data.val, batch_size, device)
             if widened is None:
                 break
             other, kept, net, val_logits = widened
@@ -195,15 +194,14 @@ def separation(logits: torch.Tensor, labels: torch.Tensor, cls: int) -> float:
     return float(greater + ties / 2)
 
 
-def _widen(freqs, kept, logits, cls: int, tau: float, state, model_arch, val: Split, batch_size: int, device):
+def _widen(own, kept, logits, cls: int, state, model_arch, val: Split, batch_size: int, device):
     """(class, kept units, network, validation logits) widened by the units of the other class that
     raises the module's validation AUC the most, or None when no class raises it by CONFUSER_GAIN."""
     base = separation(logits, val.y, cls)
     best = None
-    for other in range(freqs[next(iter(freqs))].shape[0]):
+    for other, extra in own.items():
         if other == cls or not bool((val.y == other).any()):
             continue
-        extra = kept_for_class(freqs, other, tau)
         wider = {name: tuple(sorted(set(idx) | set(extra.get(name, ())))) for name, idx in kept.items()}
         if wider == kept:
             continue
