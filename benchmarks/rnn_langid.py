@@ -41,6 +41,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--embedding-dim", type=int, default=50)
     parser.add_argument("--cap", type=float, default=dec.DEFAULT_CAP, help="fixed cap of the baseline rows")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="a stratified sample of this many sentences")
     parser.add_argument("--pool", type=int, default=2000, help="baseline rows: sequences for unit statistics")
     parser.add_argument(
         "--refit-sequences", type=int, default=1000, help="baseline rows: sequences to refit on"
@@ -88,7 +89,7 @@ def choose_per_class(rows: list[dict], grid: list[int]) -> dict:
 
 def main() -> None:
     args = parse()
-    data = chatterbot.load(args.task, seed=args.seed)
+    data = chatterbot.load(args.task, seed=args.seed, limit=args.limit)
     print(json.dumps({"data": data.split_note, "train": len(data.train), "val": len(data.val),
                       "test": len(data.test)}), flush=True)  # fmt: skip
     models = [train_one(data, cell, layers, args) for cell in args.cells.split(",")

@@ -64,8 +64,8 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "python benchmarks/rnn_langid.py --cells gru --layers 1,2 --epochs 8 --per-class-grid 40,80,160 --curve 0 "
     "--distill": (
-        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5"},
-        "1 epoch of one 16-unit GRU, one small per-class count",
+        {"--layers": "1", "--epochs": "1", "--hidden": "16", "--per-class-grid": "5", "--limit": "2000"},
+        "1 epoch of one 16-unit GRU on 2,000 of the 13,957 utterances, one small per-class count",
     ),
     # README and docs/rnn.md: the classifier and tagger decompositions, at a fixed cap (the default
     # chooses one on validation, decomposing up to four times)
@@ -152,18 +152,18 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     "--out build/compose-fmnist-s1": (_FM1, "1 epoch on the Fashion-MNIST substitute"),
     # docs/compose.md: the composition benchmark (every pair and a sample of 5-class sets, timed 30 times)
     "python benchmarks/compose_fmnist.py --build build/mwt-fmnist-full --other-build build/compose-fmnist-s1": (
-        {"--data-dir": FMNIST, "--five": "2", "--repeat": "2"},
-        "two 5-class sets, timings repeated twice, on the substitute",
+        {"--data-dir": FMNIST, "--pairs": "5", "--five": "2", "--repeat": "2"},
+        "five pairs, two 5-class sets, timings repeated twice, on the substitute",
     ),
     "python benchmarks/compose_fmnist.py --build build/mwt-fmnist-beta25 --other-build build/mwt-fmnist-full "
     "--finetune-epochs 50": (
-        {"--data-dir": FMNIST, "--five": "2", "--repeat": "2", "--finetune-epochs": "2"},
-        "2 fine-tuning epochs, two 5-class sets, timings repeated twice, on the substitute",
+        {"--data-dir": FMNIST, "--pairs": "5", "--five": "2", "--repeat": "2", "--finetune-epochs": "2"},
+        "2 fine-tuning epochs, five pairs, two 5-class sets, timings repeated twice, on the substitute",
     ),
     # docs/rnn.md: the language-ID benchmark (four models, 8 epochs each)
     "python benchmarks/rnn_langid.py --cells gru,lstm --layers 1,2 --epochs 8": (
-        {"--cells": "gru", "--layers": "1", "--epochs": "1", "--hidden": "16"},
-        "one 16-unit GRU, 1 epoch",
+        {"--cells": "gru", "--layers": "1", "--epochs": "1", "--hidden": "16", "--limit": "2000"},
+        "one 16-unit GRU, 1 epoch, on 2,000 of the 13,957 utterances",
     ),
     "python benchmarks/rnn_langid.py --cells gru,lstm --layers 1,2 --epochs 8 --pool 20000 "
     "--refit-sequences 20000": (
@@ -174,8 +174,9 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
             "--hidden": "16",
             "--pool": "500",
             "--refit-sequences": "500",
+            "--limit": "2000",
         },
-        "one 16-unit GRU, 1 epoch, statistics and refits on 500 sequences",
+        "one 16-unit GRU, 1 epoch on 2,000 of the 13,957 utterances, statistics and refits on 500 sequences",
     ),  # fmt: skip
 }
 

@@ -55,9 +55,9 @@ def pack(
     files[CARD_NAME] = FileEntry(sha256_bytes(card), len(card))
     packed = manifest.with_files(files, where=str(directory))
     check_weights(directory, packed)
-    refuse_second_digest(packed, published or {}, where=str(directory / MANIFEST_NAME))
-    atomic_write_bytes(directory / CARD_NAME, card)
     text = packed.to_toml()
+    refuse_second_digest(packed, published or {}, where=str(directory / MANIFEST_NAME), text=text)
+    atomic_write_bytes(directory / CARD_NAME, card)
     if text != read_text_file(directory / MANIFEST_NAME):  # a signature over the old files signs nothing now
         (directory / SIGNATURE_NAME).unlink(missing_ok=True)
     atomic_write_text(directory / MANIFEST_NAME, text)
@@ -82,10 +82,12 @@ def keep_hand_written_readme(directory: Path) -> None:
         )
 
 
-def refuse_second_digest(manifest: Manifest, published: Mapping[str, str], *, where: str) -> None:
+def refuse_second_digest(
+    manifest: Manifest, published: Mapping[str, str], *, where: str, text: str | None = None
+) -> None:
     """One name and version, one digest: refuse `manifest` when that name and version already has
-    another digest somewhere (`published`: place -> digest)."""
-    digest = manifest.digest()
+    another digest somewhere (`published`: place -> digest). `text`: its TOML, where the caller has it."""
+    digest = sha256_bytes((manifest.to_toml() if text is None else text).encode("utf-8"))
     others = {place: d for place, d in published.items() if d != digest}
     if not others:
         return

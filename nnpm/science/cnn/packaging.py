@@ -145,8 +145,9 @@ def module_manifest(
     metrics_extra: dict[str, Any],
     provenance: dict[str, Any],
     method: str = "mwt",
+    model_sha256: str | None = None,
 ) -> Manifest:
-    digest = model.digest()
+    digest = model_sha256 or model.digest()  # given by a caller that writes many modules of one model
     return Manifest(
         name=name,
         version=model.version,
@@ -238,7 +239,7 @@ def write_packages(
         data=report.data_identity,
     )
     manifest = write(out / model_arch.family, manifest, model.state_dict())
-    report.model_package = manifest.id
+    report.model_package, model_sha256 = manifest.id, manifest.digest()
     charts = chart_available()
     if not charts:
         (reporter or NULL).note("no retention charts: matplotlib is not installed (pip install 'nnpm[plot]')")
@@ -273,6 +274,7 @@ def write_packages(
             mextra,
             provenance,
             method,
+            model_sha256=model_sha256,
         )
         write(out / mname.name, mm, m.state)
     return manifest

@@ -67,11 +67,19 @@ def write_retention_chart(path: Path, layers: Sequence[tuple[str, int, int]], ti
         ax.set_title(title, fontsize=10)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-        fig.tight_layout()
+        _fixed_margins(fig, height, names)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def _fixed_margins(fig, height: float, names: list[str]) -> None:
+    """Margins from the labels' lengths: what tight_layout finds, without its extra drawing pass
+    (which doubled the cost of every chart)."""
+    label_in = 0.25 + 0.065 * max(len(n) for n in names)  # 8-point labels, ~0.065 in a character
+    fig.subplots_adjust(left=min(0.5, label_in / _WIDTH_IN), right=0.97,
+                        bottom=0.55 / height, top=1 - 0.4 / height)  # fmt: skip
 
 
 def _checked(layers: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
