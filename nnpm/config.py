@@ -78,6 +78,11 @@ class Settings:
     def config_file(self) -> Path:
         return self.home / "config.toml"
 
+    @property
+    def validated_dir(self) -> Path:
+        """Markers of the documents that passed their schema (nnpm.package.validated); safe to delete."""
+        return self.home / "cache" / "validated"
+
 
 def home() -> Path:
     return Settings.from_env().home

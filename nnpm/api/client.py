@@ -9,24 +9,23 @@ own, with registries of their own, and need no environment variable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.version import Version
-
-from nnpm.api import installing, publishing, science, signing
-from nnpm.api.installing import InstallResult
+from nnpm.api import publishing, science
+from nnpm.api.details import PackageDetails
 from nnpm.api.paths import composite_folder, folders_near, is_path_spec, package_folder
 from nnpm.config import Settings
-from nnpm.errors import PackageNotFoundError, UsageError, VersionNotFoundError
-from nnpm.package.manifest import MANIFEST_NAME, Manifest
+from nnpm.errors import IntegrityError, PackageNotFoundError, UsageError, VersionNotFoundError
+from nnpm.package import validated
+from nnpm.package.manifest import MANIFEST_NAME, Manifest, sha256_bytes
 from nnpm.package.naming import Requirement
 from nnpm.package.signing import SigningKey
 from nnpm.progress import NULL, Progress
 from nnpm.registry import config as registry_config
-from nnpm.registry.base import PublishResult, Registry, VersionInfo
+from nnpm.registry.base import PublishResult, Registry
 from nnpm.registry.search import did_you_mean
 from nnpm.registry.unreadable import SearchResults
 from nnpm.resolve.lock import Lock, read_lock
@@ -36,47 +35,23 @@ from nnpm.store.store import InstalledPackage, Problem, Store
 if TYPE_CHECKING:
     import torch
 
+    from nnpm.api.installing import InstallResult
     from nnpm.composition.evaluate import EvalResult
     from nnpm.composition.workflow import ComposeReport
     from nnpm.nn.loader import Loader, PackageRef
 
 
-@dataclass(frozen=True)
-class PackageDetails:
-    """What `show` knows: every published version and one version's manifest.
+def _remembering(method: Callable) -> Callable:
+    """The method reads registry indexes, manifests and install records remembering which exact
+    bytes passed their schema, under the client's home (nnpm.package.validated): unchanged ones
+    are not validated again, so a command that reads only those never imports jsonschema."""
 
-    For a package directory (`show("./dir")`) `registry` is None, `versions` is empty and
-    `directory` is where the manifest was read."""
+    @functools.wraps(method)
+    def remembering(self: Client, *args, **kwargs):
+        with validated.remembered_in(self.settings.validated_dir):
+            return method(self, *args, **kwargs)
 
-    registry: str | None
-    versions: tuple[VersionInfo, ...]
-    manifest: Manifest
-    installed: tuple[Version, ...]
-    directory: Path | None = None
-
-    @property
-    def forward(self) -> dict[str, str | int] | None:
-        """How a composite runs (None for other kinds): `mode` is "routed" (each request to the module
-        serving its language), "fused" (one pass over the union of kernels of `fused_source` when it
-        is installed, else batched) or "batched" (each module on the batch); `modules` counts them;
-        `rule` is how classes are compared: "argmax-calibrated" (the modules' calibrated scores),
-        "union-restricted" (the union network's logits restricted to the composite's classes) or
-        "route-by-language"."""
-        m = self.manifest
-        if m.kind != "composite" or m.architecture is None:
-            return None
-        params = m.architecture.params
-        modules, rule = len(params.get("modules", [])), str(params.get("rule", "argmax-calibrated"))
-        if rule == "route-by-language":
-            return {"mode": "routed", "modules": modules, "rule": rule}
-        if params.get("forward") == "fused":
-            return {
-                "mode": "fused",
-                "modules": modules,
-                "fused_source": str(params["fused_source"]),
-                "rule": rule,
-            }
-        return {"mode": "batched", "modules": modules, "rule": rule}
+    return remembering
 
 
 class Client:
@@ -189,6 +164,7 @@ class Client:
         digest is refused before anything is written: bump the version (docs/package-format.md)."""
         return publishing.pack(self, Path(directory), hub_namespace)
 
+    @_remembering
     def search(self, query: str = "", *, registry: str | None = None) -> SearchResults:
         """The latest version of each matching package; `.broken` names the tags the search could
         not read (a package none of whose tags reads is among them, not among the hits)."""
@@ -196,6 +172,7 @@ class Client:
         hits = reg.search(query)
         return SearchResults(hits, tuple(getattr(reg, "broken", ())))  # registries that skip keep `broken`
 
+    @_remembering
     def show(self, spec: str | Path, *, registry: str | None = None) -> PackageDetails:
         """Versions of a package and the manifest of the newest one matching `spec`; for a package
         directory written as a path (`./dir`), the manifest of that directory (no registry)."""
@@ -220,15 +197,22 @@ class Client:
                 f"no version of {req.name} matches {req.specifier} (published: {published})"
             )
         chosen = matching[-1]
-        manifest = Manifest.from_toml(
-            reg.fetch_manifest(chosen).decode("utf-8"), where=f"{chosen.name}=={chosen.version}"
-        )
+        data, where = reg.fetch_manifest(chosen), f"{chosen.name}=={chosen.version} from registry {reg.name}"
+        if sha256_bytes(data) != chosen.sha256:  # shown is as trusted as installed: the index names its bytes
+            raise IntegrityError(
+                f"manifest sha256 mismatch: expected {chosen.sha256}, found {sha256_bytes(data)}",
+                where=where,
+                hint="the registry's copy changed after it was published: tell its publisher (nothing is installed from it)",
+            )
+        manifest = Manifest.from_toml(data.decode("utf-8"), where=where)
         installed = tuple(p.version for p in self.store.installed() if p.name == req.name)
         return PackageDetails(reg.name, tuple(versions), manifest, installed)
 
+    @_remembering
     def list_installed(self) -> list[InstalledPackage]:
         return self.store.installed()
 
+    @_remembering
     def verify(self, *, signatures: bool = False) -> list[Problem]:
         """Every mismatch between installed bytes and their manifests ([] when all is well); with
         `signatures`, also every package the trust policy requires a signature of and that lacks
@@ -236,15 +220,20 @@ class Client:
         problems = self.store.verify()
         if signatures:
             with self.store.reading():
+                from nnpm.api import signing  # the trust policy: only where signatures are asked for
+
                 problems += signing.verify_signatures(self)
         return problems
 
     def sign(self, directory: Path | str, key: SigningKey) -> Path:
         """Sign a packed package directory (writes nnpm.sig beside its files; docs/signing.md)."""
+        from nnpm.api import signing
+
         return signing.sign(Path(directory), key)
 
     # --- installing ----------------------------------------------------------------------------
 
+    @_remembering
     def install(
         self,
         requirements: Sequence[str] = (),
@@ -264,22 +253,31 @@ class Client:
         when the lock is missing or stale (`frozen` refuses that instead). `project=False`
         installs without recording anything in a project.
         """
+        from nnpm.api import installing  # the resolver and the lock: not for show or search
+
         return installing.install(
             self, requirements, registry=registry, frozen=frozen, force=force, prereleases=prereleases,
             reporter=reporter or NULL, project=self.project(project),
         )  # fmt: skip
 
+    @_remembering
     def lock(self, *, registry: str | None = None, prereleases: bool = False,
              reporter: Progress | None = None) -> Lock:  # fmt: skip
         """Resolve the project's nnpm.toml and write nnpm.lock, installing what the lock needs."""
+        from nnpm.api import installing  # the resolver and the lock: not for show or search
+
         return installing.lock(self, registry=registry, prereleases=prereleases, reporter=reporter or NULL)
 
+    @_remembering
     def uninstall(
         self, names: Sequence[str], *, project: Project | Path | bool | None = None
     ) -> list[InstalledPackage]:
         """Remove packages from the store, and from nnpm.toml / nnpm.lock when in a project."""
+        from nnpm.api import installing  # the resolver and the lock: not for show or search
+
         return installing.uninstall(self, names, self.project(project))
 
+    @_remembering
     def resolve_installed(
         self, spec: str, *, project: Project | Path | bool | None = None
     ) -> InstalledPackage:
@@ -296,6 +294,7 @@ class Client:
 
     # --- using ---------------------------------------------------------------------------------
 
+    @_remembering
     def locate(self, spec: str | Path, *, project: Project | Path | bool | None = None) -> PackageRef:
         """An installed package by name, or a package directory written as a path (`./dir`)."""
         from nnpm.nn.loader import PackageRef
@@ -311,6 +310,7 @@ class Client:
 
         return Loader(Sources(DirectorySource(near), StoreSource(self.store)))
 
+    @_remembering
     def load(self, spec: str | Path, *, project: Project | Path | bool | None = None) -> torch.nn.Module:
         """A ready torch module for an installed package (or a `./directory`), with `.manifest`.
 
@@ -320,6 +320,7 @@ class Client:
         ref = self.locate(spec, project=project)
         return self.loader(folders_near([spec])).load(ref)
 
+    @_remembering
     def compose(self, *specs: str | Path, replace: Mapping[str, str] | None = None,
                 project: Project | Path | bool | None = None) -> torch.nn.Module:  # fmt: skip
         """A classifier (or translator) assembled from modules, without training; it has `.classes`.
@@ -333,6 +334,7 @@ class Client:
         near = folders_near([*specs, *(replace or {}).values()])
         return compose([str(s) for s in specs], locate, self.loader(near), replace=replace)
 
+    @_remembering
     def compose_package(
         self,
         modules: Sequence[str],
@@ -367,6 +369,7 @@ class Client:
     modularize = staticmethod(science.modularize)
     decompose = staticmethod(science.decompose)
 
+    @_remembering
     def evaluate(self, spec: str | Path, *, dataset: str | None = None, data_dir: Path | None = None,
                  split: str = "test", project: Project | Path | bool | None = None) -> EvalResult:  # fmt: skip
         """Measure a package (installed or a `./directory`) on a dataset, beside its claim."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomlkit
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -145,7 +144,7 @@ class Manifest:
 
     @classmethod
     def from_toml(cls, text: str, *, where: str = MANIFEST_NAME) -> Manifest:
-        return cls.from_dict(parse_toml(text, where=where), where=where)
+        return cls.from_dict(parse_toml(text, where=where), where=where, source=text)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -158,8 +157,10 @@ class Manifest:
         return cls.from_toml(text, where=str(path))
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], *, where: str = MANIFEST_NAME) -> Manifest:
-        schema.validate(doc, "manifest", where=where)
+    def from_dict(
+        cls, doc: Mapping[str, Any], *, where: str = MANIFEST_NAME, source: str | None = None
+    ) -> Manifest:
+        schema.validate(doc, "manifest", where=where, source=source)
         pkg = doc["package"]
         return cls(
             name=PackageName.parse(pkg["name"], where=f"{where}: package.name"),
@@ -227,7 +228,9 @@ class Manifest:
 
     def to_toml(self) -> str:
         """Deterministic TOML: the same manifest always gives the same bytes (and digest)."""
-        return tomlkit.dumps(_sorted_tables(self.to_dict()))
+        import tomlkit  # only writing needs it (reading is tomllib's): it costs start-up otherwise
+
+        return tomlkit.dumps(_sorted_tables(self.to_dict(), scalars=(*_TOML_SCALARS, tomlkit.items.Item)))
 
     def digest(self) -> str:
         """sha256 of the manifest as written: it covers every file through the files table."""
@@ -241,17 +244,19 @@ def _drop_empty(table: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v not in (None, "", [], {}, ())}
 
 
-_TOML_SCALARS = (str, bool, int, float, dt.date, dt.time, tomlkit.items.Item)
+_TOML_SCALARS = (str, bool, int, float, dt.date, dt.time)
 
 
-def _sorted_tables(value: Any, path: tuple[str, ...] = ()) -> Any:
+def _sorted_tables(
+    value: Any, path: tuple[str, ...] = (), *, scalars: tuple[type, ...] = _TOML_SCALARS
+) -> Any:
     """`value` as plain tables and arrays for tomlkit, refusing what TOML cannot hold (None, a set,
     any other object) as a ManifestError that names the field, instead of tomlkit's ConvertError."""
     if isinstance(value, Mapping):
-        return {k: _sorted_tables(v, (*path, str(k))) for k, v in value.items()}
+        return {k: _sorted_tables(v, (*path, str(k)), scalars=scalars) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_sorted_tables(v, (*path, str(i))) for i, v in enumerate(value)]
-    if not isinstance(value, _TOML_SCALARS):
+        return [_sorted_tables(v, (*path, str(i)), scalars=scalars) for i, v in enumerate(value)]
+    if not isinstance(value, scalars):
         what = "None" if value is None else f"a {type(value).__name__}"
         raise ManifestError(
             f"{'.'.join(path)}: {what} cannot be written in TOML",

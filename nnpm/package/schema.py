@@ -8,6 +8,7 @@ them and turns the first violation into one line that names the file and the fie
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nnpm.errors import ManifestError
+from nnpm.package import validated
 
 #: Schema name -> file name; the version is part of the file name and of the $id.
 SCHEMAS = {
@@ -120,14 +122,31 @@ def _validator(name: str):
     return cls(schema, format_checker=checker)
 
 
-def validate(doc: Mapping[str, Any], name: str, *, where: str) -> None:
-    """Raise ManifestError naming the first (most relevant) violation, if any."""
+def validate(doc: Mapping[str, Any], name: str, *, where: str, source: bytes | str | None = None) -> None:
+    """Raise ManifestError naming the first (most relevant) violation, if any.
+
+    `source`: the exact text `doc` was parsed from. Where given, and where the caller set a folder
+    (nnpm.package.validated), bytes that passed this schema before are not validated again."""
+    check_document(doc, where=where)
+    seen = None
+    if source is not None:
+        seen = validated.marker(
+            schema_sha256(name), source.encode("utf-8") if isinstance(source, str) else source
+        )
+        if validated.known(seen):
+            return
     import jsonschema
 
-    check_document(doc, where=where)
     error = jsonschema.exceptions.best_match(_validator(name).iter_errors(doc))
     if error is not None:
         raise ManifestError(describe(error), where=where)
+    validated.remember(seen)
+
+
+@functools.cache
+def schema_sha256(name: str) -> str:
+    """sha256 of the schema file: remembered validations hold only for the very same schema."""
+    return hashlib.sha256((schema_dir() / SCHEMAS[name]).read_bytes()).hexdigest()
 
 
 def describe(error) -> str:

@@ -24,8 +24,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import tomlkit
-
 from nnpm.config import Settings
 from nnpm.errors import ConfigError, LockTimeoutError, ManifestError
 from nnpm.fsutil import atomic_write_text
@@ -65,6 +63,8 @@ def _read(settings: Settings | None = None) -> dict:
 
 
 def _write(doc: dict, settings: Settings | None = None) -> None:
+    import tomlkit  # writing only: reading is tomllib's, and tomlkit costs start-up
+
     atomic_write_text(_settings(settings).config_file, tomlkit.dumps(doc))
 
 

@@ -45,7 +45,7 @@ from nnpm.package.naming import PackageName
 from nnpm.package.pack import check_package
 from nnpm.package.signing import MAX_SIGNATURE_BYTES, SIGNATURE_NAME
 from nnpm.progress import Progress
-from nnpm.registry import search_index, sparse_index
+from nnpm.registry import sparse_index
 from nnpm.registry.base import PublishResult, Registry, VersionInfo
 from nnpm.registry.sparse_index import INDEX_DIR, LEGACY_NAME
 
@@ -208,6 +208,8 @@ class LocalRegistry(Registry):
     def search(self, query: str = "") -> list[VersionInfo]:
         """The latest version of each package matching `query` (the word matcher of
         nnpm.registry.search), answered by the search index; rebuilt first when it is stale."""
+        from nnpm.registry import search_index  # SQLite: only for search and publish
+
         if not self.root.is_dir():
             return []
         signature = self._signature()
@@ -220,6 +222,8 @@ class LocalRegistry(Registry):
         """Rebuild a stale search index on disk when the publish lock is free at once and the registry
         is writable; otherwise in memory, for this search alone (never an answer from a stale one)."""
         from filelock import Timeout
+
+        from nnpm.registry import search_index
 
         try:
             with self._lock(timeout=0):
@@ -318,6 +322,8 @@ class LocalRegistry(Registry):
         sparse_index.write_package(self.root, name, rows)  # the commit point
         sparse_index.bump_generation(self.root)
         newest = sparse_index.latest(name, rows)
+        from nnpm.registry import search_index
+
         search_index.update(
             self.root / search_index.DB_NAME,
             newest,

@@ -28,6 +28,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
@@ -57,10 +58,11 @@ def package_path(root: Path, name: PackageName | str) -> Path:
     return root / INDEX_DIR / name.namespace / f"{name.name}.json"
 
 
-def _load_json(path: Path, limit: int, hint: str) -> object:
-    """The JSON document in `path` (a regular file of at most `limit` bytes), or a clear error."""
+def _load_json(path: Path, limit: int, hint: str) -> tuple[Any, str]:
+    """The JSON document in `path` (a regular file of at most `limit` bytes) and its text, or a clear error."""
     try:
-        return json.loads(read_text_file(path, limit=limit))
+        text = read_text_file(path, limit=limit)
+        return json.loads(text), text
     except ValueError as exc:
         raise RegistryError(f"corrupt registry index ({exc})", where=str(path), hint=hint) from None
     except RecursionError:  # json's decoder recurses per level: 100,000 '[' exhaust the stack
@@ -74,10 +76,10 @@ def read_package(root: Path, name: PackageName | str) -> Rows | None:
     path = package_path(root, name)
     hint = f"the registry index is corrupt: restore {path.name} from a backup, or publish the package again"
     try:
-        doc = _load_json(path, MAX_PACKAGE_BYTES, hint)
+        doc, text = _load_json(path, MAX_PACKAGE_BYTES, hint)
     except FileNotFoundError:
         return None
-    schema.validate(doc, SCHEMA, where=str(path))
+    schema.validate(doc, SCHEMA, where=str(path), source=text)
     if doc["name"] != str(name):
         raise RegistryError(
             f"the file names package {doc['name']}, but its path is that of {name}",
@@ -102,10 +104,10 @@ def read_legacy(root: Path) -> dict[str, Rows] | None:
     path = root / LEGACY_NAME
     hint = "the registry index is corrupt: restore index.json from a backup"
     try:
-        doc = _load_json(path, MAX_LEGACY_BYTES, hint)
+        doc, text = _load_json(path, MAX_LEGACY_BYTES, hint)
     except FileNotFoundError:
         return None
-    schema.validate(doc, "index", where=str(path))
+    schema.validate(doc, "index", where=str(path), source=text)
     return doc["packages"]
 
 

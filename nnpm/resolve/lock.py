@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomlkit
 from packaging.version import Version
 
 from nnpm.fsutil import atomic_write_text
@@ -97,6 +96,8 @@ def read_lock(path: Path) -> Lock | None:
 
 
 def write_lock(path: Path, lock: Lock) -> None:
+    import tomlkit  # writing only: reading is tomllib's, and tomlkit costs start-up
+
     doc = tomlkit.document()
     doc.add(tomlkit.comment("Written by nnpm. Do not edit: run `nnpm lock` or `nnpm install` instead."))
     doc["lock-version"] = 1

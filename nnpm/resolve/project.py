@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomlkit
-
 from nnpm.errors import ManifestError
 from nnpm.fsutil import atomic_write_text
 from nnpm.package import schema
@@ -71,6 +69,8 @@ def read_project(root: Path) -> Project:
 
 
 def init_project(root: Path, name: str | None = None) -> Project:
+    import tomlkit  # writing only: reading is tomllib's, and tomlkit costs start-up
+
     path = root / MANIFEST_NAME
     if path.exists():
         raise ManifestError(
@@ -92,6 +92,8 @@ def set_requirements(project: Project, add: list[Requirement] = (), remove: list
     and comment (`"x>=1, <2"` is never respelled `"x<2,>=1"`), and when nothing changes the file is
     not rewritten at all.
     """
+    import tomlkit  # edits keep the user's formatting; imported only here, it costs start-up
+
     text = read_text_file(project.file)
     parse_toml(text, where=str(project.file))  # the checks tomlkit lacks: nesting, inf and nan
     doc = tomlkit.parse(text)
