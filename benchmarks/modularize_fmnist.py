@@ -68,10 +68,11 @@ class Batched(torch.nn.Module):
 BATCHED = "calibrated-batched"
 
 
-def measure(label, result, std, std_logits, data, arch, args, tau: float) -> dict:
-    """Everything the table shows for one modular model cut at `tau` (test split: measured only)."""
+def measure(label, result, std, std_logits, data, arch, args, tau: float, mass: float = 1.0) -> dict:
+    """Everything the table shows for one modular model cut at `tau` (and, for MODA, trimmed to the
+    channels carrying `mass` of their activation; test split: measured only)."""
     model = result.model.eval()
-    modules = extract_modules(model, data, tau, model_arch=arch, batch_size=512)
+    modules = extract_modules(model, data, tau, model_arch=arch, batch_size=512, mass=mass)
     archs = {m.cls: m.arch for m in modules}
     nets = {m.cls: m.network.eval() for m in modules}
     total = parameter_count(model)
@@ -109,6 +110,7 @@ def measure(label, result, std, std_logits, data, arch, args, tau: float) -> dic
         "method": result.config.method,
         "epochs": result.config.epochs,
         "tau": tau,
+        "mass": mass,
         "standard_accuracy": accuracy(std, data.test),
         "modular_accuracy": modular_acc,
         "modular_val_accuracy": accuracy(model, data.val),
@@ -198,12 +200,21 @@ def main(argv: list[str] | None = None) -> int:
         help="also cut these methods' trained models at these tau (no training; '' for none)",
     )
     ap.add_argument("--sweep-methods", type=lambda v: v.split(","), default=["mwt-repaired", "moda"])
+    ap.add_argument(
+        "--sweep-masses",
+        type=lambda v: [float(m) for m in v.split(",") if m],
+        default=[],
+        help="also cut every MODA model at tau with these activation masses (extract.heaviest_units; "
+        "choose one on validation with benchmarks/extraction_mass.py)",
+    )
     ap.add_argument("--batch", type=int, default=512, help="images per timed forward")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--out", type=Path, default=Path("build/modularize-fmnist"))
     ap.add_argument("--resume", action="store_true", help="reuse finished trainings checkpointed under OUT")
     ap.add_argument("--json", type=Path, default=None, help="append one JSON line per run here")
     args = ap.parse_args(argv)
+    if not all(0 < m < 1 for m in args.sweep_masses):
+        ap.error(f"--sweep-masses {args.sweep_masses}: each is a share in (0, 1) (1 is the run itself)")
     data = load_image_dataset(args.dataset, args.data_dir, seed=args.seed, max_train=args.max_train)
     print(f"{args.dataset}: simcnn width {args.width}, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, "
           f"seed {args.seed}, tau {args.tau}; {data.split_note}", flush=True)  # fmt: skip
@@ -234,10 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         arch = modular_architecture("simcnn", data, args.width, cfg)
         if begin is not None:
             arch = replace(arch, input=begin.arch.input)
-        sweep = [t for t in args.sweep_taus if label in args.sweep_methods and begin is None]
-        for tau in [args.tau, *sweep]:
-            row = measure(label if tau == args.tau else f"{label} tau {tau}", result, std_model, std_logits, data,
-                          arch, args, tau)  # fmt: skip
+        sweep = [(t, 1.0) for t in args.sweep_taus if label in args.sweep_methods and begin is None]
+        sweep += [(args.tau, m) for m in args.sweep_masses if method == "moda"]
+        for tau, mass in [(args.tau, 1.0), *sweep]:
+            name = label if tau == args.tau else f"{label} tau {tau}"
+            row = measure(name if mass == 1 else f"{name} mass {mass:g}", result, std_model, std_logits, data,
+                          arch, args, tau, mass)  # fmt: skip
             row["standard_seconds"] = std.seconds
             rows.append(row)
             emit(row, args.json)

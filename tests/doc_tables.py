@@ -102,6 +102,17 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         },
         "1 epoch of MODA and of MODA weighed by cost (and 1 of MODA from the standard model) on the substitute",
     ),
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist --resume --methods "
+    "mwt,mwt-repaired,moda --moda-variants cost:1 --from-epochs 0 --sweep-taus '' --sweep-masses 0.96": (
+        {
+            "--epochs": "1",
+            "--methods": "moda",
+            "--moda-variants": "''",
+            "--repeat": "1",
+            "--data-dir": FMNIST,
+        },
+        "the 1-epoch MODA model the run above trained on the substitute, cut again at mass 0.96",
+    ),
     "python benchmarks/moda_compactness.py --epochs 5 --variants layers:0.3,macs:0.3,cost:0.3,macs:1.0": (
         {"--epochs": "1", "--variants": "cost:0.3", "--data-dir": FMNIST},
         "1 epoch of one variant on the Fashion-MNIST substitute",
@@ -109,6 +120,10 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     "python benchmarks/module_scores.py --method moda --out build/module-scores-digits --confusers 3": (
         {"--epochs": "1"},
         "1 epoch of MODA on the digits",
+    ),
+    "python benchmarks/extraction_mass.py --run moda-cost-g1 --masses 1,0.97,0.96,0.95,0.94,0.93": (
+        {"--run": "moda", "--masses": "1,0.95", "--data-dir": FMNIST},
+        "the 1-epoch MODA model the benchmark above trained on the substitute, two masses",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
         {"--data-dir": FMNIST, "--methods": "moda"},
@@ -222,5 +237,5 @@ TRAINS = re.compile(
 )
 #: A Fashion-MNIST benchmark reads Fashion-MNIST unless it is pointed at the bundled digits.
 IMAGE_DATA = re.compile(
-    r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/(\w*fmnist|moda_compactness)(?!.*--dataset digits)"
+    r"--dataset (fashion-mnist|mnist|cifar10|svhn)\b|^python benchmarks/(\w*fmnist|moda_compactness|extraction_mass)(?!.*--dataset digits)"
 )

@@ -79,6 +79,9 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--confusers", type=click.IntRange(0), default=0, show_default=True,
               help="Negative evidence: a module may also keep the units of up to this many look-alike classes, "
                    "each only where it raises its one-vs-rest AUC on validation (docs/cnn.md).")  # fmt: skip
+@click.option("--mass", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="moda: of each conv layer's channels a class fires, keep only the fewest carrying this share "
+                   "of its mean activation on the class (default 1: MODA's rule; docs/cnn.md).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
               show_default=True, help="Validation share of training data.")  # fmt: skip
@@ -99,7 +102,7 @@ def _device(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @json_option
 @click.pass_context
 def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_lr_scale, method, alpha, beta, gamma,
-        compactness, start, tau, confusers, seed, val_fraction, shift, flip, pad, resize, device, namespace, version,
+        compactness, start, tau, confusers, mass, seed, val_fraction, shift, flip, pad, resize, device, namespace, version,
         out, resume, as_json, image_size=None) -> None:  # fmt: skip
     """Train the standard and the modular model with one recipe, extract a module per class, write
     OUT/<arch> (kind model), OUT/<arch>-standard and OUT/<class>-module packages and OUT/results.json."""
@@ -125,6 +128,7 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
         params.refuse(ctx, "gamma", "applies to --method moda and mwt-repaired only")
     if method != "moda":
         params.refuse(ctx, "compactness", "applies to --method moda only")
+        params.refuse(ctx, "mass", "applies to --method moda only (MwT cuts by its gates)")
     if method not in GATED_METHODS:
         params.refuse(
             ctx, "generator_lr_scale", "applies to the mwt methods only (MODA has no mask generators)"
@@ -134,7 +138,7 @@ def cnn(ctx, arch, width, dataset, data_dir, epochs, batch_size, lr, generator_l
                (("alpha", alpha), ("beta", beta), ("gamma", gamma))}  # fmt: skip
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, generator_lr_scale=generator_lr_scale,
                          method=method, **weights, compactness=compactness or "layers", tau=tau,
-                         confusers=confusers, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
+                         confusers=confusers, mass=1.0 if mass is None else mass, seed=seed, shift=shift, flip=flip, device=device)  # fmt: skip
     report = api.modularize(
         out=out, arch=arch, width=width, dataset=dataset, data_dir=data_dir, config=config, namespace=namespace,
         version=version, val_fraction=val_fraction, pad=pad, resize=resize, resume=resume, reporter=TqdmProgress(leave=True),

@@ -31,7 +31,7 @@ def gate_frequencies(
     """
     if not model.gated:
         raise InvalidInputError("the model has no gates: only a modular (MwT) model can be modularized")
-    return _firing_rates(model, model.forward_gates, split, num_classes, batch_size)
+    return _class_means(model, model.forward_gates, split, num_classes, batch_size)
 
 
 @torch.no_grad()
@@ -40,25 +40,39 @@ def activation_rates(
 ) -> dict[str, torch.Tensor]:
     """{unit layer: rate [num_classes, C]}: share of each class's samples whose activation on a unit
     (ReLU'd conv channel or hidden FC neuron) is non-zero (MODA). Eval mode, the split as given."""
-    return _firing_rates(model, model.forward_activations, split, num_classes, batch_size)
+    return _class_means(model, model.forward_activations, split, num_classes, batch_size, _fired)
 
 
-def _firing_rates(
-    model: CNN, forward, split: Split, num_classes: int, batch_size: int
+@torch.no_grad()
+def activation_means(
+    model: CNN, split: Split, num_classes: int, batch_size: int = 512
 ) -> dict[str, torch.Tensor]:
-    """{layer: [num_classes, C]} share of each class's samples whose value on a unit is > 0, for a
-    `forward(x) -> (logits, {layer: [B, C]})` of non-negative values (gates, post-ReLU activations)."""
+    """{unit layer: mean [num_classes, C]}: each class's mean activation on each unit (a conv
+    channel's spatial mean), the weight `heaviest_units` trims by. Eval mode, the split as given."""
+    return _class_means(model, model.forward_activations, split, num_classes, batch_size, lambda v: v)
+
+
+def _fired(values: torch.Tensor) -> torch.Tensor:
+    return (values > 0).float()
+
+
+def _class_means(
+    model: CNN, forward, split: Split, num_classes: int, batch_size: int, of=_fired
+) -> dict[str, torch.Tensor]:
+    """{layer: [num_classes, C]}: each class's mean of `of(value)` on each unit, for a
+    `forward(x) -> (logits, {layer: [B, C]})` of non-negative values (gates, post-ReLU activations);
+    with `of` = _fired, the share of the class's samples whose value on the unit is > 0."""
     model.eval()
     device = next(model.parameters()).device
-    fired: dict[str, torch.Tensor] = {}
+    total: dict[str, torch.Tensor] = {}
     for i in range(0, len(split), batch_size):
         _, values = forward(split.x[i : i + batch_size].to(device))
         onehot = F.one_hot(split.y[i : i + batch_size], num_classes).float()
         for name, v in values.items():
-            c = onehot.T @ (v.cpu() > 0).float()
-            fired[name] = fired[name] + c if name in fired else c
+            c = onehot.T @ of(v.cpu())
+            total[name] = total[name] + c if name in total else c
     counts = torch.bincount(split.y, minlength=num_classes).float().clamp_min(1)
-    return {name: f / counts[:, None] for name, f in fired.items()}
+    return {name: f / counts[:, None] for name, f in total.items()}
 
 
 def kept_for_class(freqs: dict[str, torch.Tensor], cls: int, tau: float) -> dict[str, tuple[int, ...]]:
@@ -78,6 +92,31 @@ def kept_for_class(freqs: dict[str, torch.Tensor], cls: int, tau: float) -> dict
             idx = f.argmax().reshape(1)
         kept[name] = tuple(int(i) for i in idx)
     return kept
+
+
+def heaviest_units(
+    kept: dict[str, tuple[int, ...]], means: dict[str, torch.Tensor], cls: int, mass: float
+) -> dict[str, tuple[int, ...]]:
+    """`kept` with each conv layer trimmed to the fewest of its channels that carry `mass` of the
+    class's mean activation there (hidden FC neurons as they are); mass 1 changes nothing.
+
+    MODA's rule keeps a channel whose spatial mean is non-zero on tau of the class's images, which an
+    early edge detector almost always is, however little it adds: so modules keep nearly every early
+    channel. The channels trimmed here are not zero, so the module no longer equals the model on its
+    class; benchmarks/extraction_mass.py measures what that costs, on validation."""
+    if mass >= 1:
+        return kept
+    out = {}
+    for name, idx in kept.items():
+        if name.startswith("fc.") or len(idx) <= 1:
+            out[name] = idx
+            continue
+        weight = means[name][cls]
+        order = sorted(idx, key=lambda k: -float(weight[k]))
+        share = torch.cumsum(weight[order], 0) / weight[order].sum().clamp_min(1e-12)
+        count = int(torch.searchsorted(share, torch.tensor(mass * (1 - 1e-9))).item()) + 1
+        out[name] = tuple(sorted(order[: min(count, len(order))]))
+    return out
 
 
 def module_masks(kept: dict[str, tuple[int, ...]], widths: dict[str, int]) -> dict[str, torch.Tensor]:
@@ -123,6 +162,7 @@ def extract_modules(
     batch_size: int = 512,
     device: str | torch.device = "cpu",
     max_confusers: int = 0,
+    mass: float = 1.0,
 ) -> list[ExtractedModule]:
     """Cut one physically pruned module per class out of a modular model (a CNN or a package dir).
 
@@ -136,6 +176,8 @@ def extract_modules(
     cannot reject a look-alike class whose telling units it cut (docs/cnn.md measures it on digits
     3, 8 and 9). Up to that many times, the module also keeps the units of the other class that raises
     its validation AUC the most, when that is by CONFUSER_GAIN or more.
+
+    mass < 1 (MODA only) trims each module's conv channels to the heaviest (heaviest_units).
     """
     if not isinstance(model, CNN):
         manifest, model = packaging.load_package(Path(model))
@@ -147,7 +189,13 @@ def extract_modules(
     rates = gate_frequencies if model.gated else activation_rates
     freqs = rates(model, data.train, len(data.classes), batch_size)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    own = {c: kept_for_class(freqs, c, tau) for c in range(len(data.classes))}  # each class's units, once
+    if mass < 1 and model.gated:
+        raise InvalidInputError("mass trims MODA's activation rule; a gated (MwT) model is cut by its gates",
+                                where="--mass", hint="drop --mass, or modularize with --method moda")  # fmt: skip
+    means = activation_means(model, data.train, len(data.classes), batch_size) if mass < 1 else {}
+    own = {  # each class's units, once
+        c: heaviest_units(kept_for_class(freqs, c, tau), means, c, mass) for c in range(len(data.classes))
+    }
     out = []
     for cls in classes if classes is not None else range(len(data.classes)):
         kept = own[cls]

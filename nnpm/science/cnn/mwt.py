@@ -161,6 +161,7 @@ def modularize(
         batch_size=cfg.eval_batch_size,
         device=device,
         max_confusers=cfg.confusers,
+        mass=cfg.mass,
     )
     extraction_seconds = time.perf_counter() - began
     (reporter or NULL).note("choosing the composition rule on validation (two-class composites)")

@@ -153,6 +153,7 @@ def provenance_of(
         "compactness": cfg.compactness if cfg.method == "moda" else None,
         "tau": cfg.tau,
         "max_confusers": cfg.confusers or None,
+        "activation_mass": cfg.mass if cfg.mass < 1 else None,
         "augment_shift": cfg.shift,
         "augment_flip": cfg.flip,
         "split": data.split_note,

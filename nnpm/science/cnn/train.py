@@ -46,6 +46,9 @@ class TrainConfig:
     mean), "macs" or "cost" (by each layer's share of the multiply-adds, or of multiply-adds and
     parameters; losses.py says why). confusers (extraction, not training): how many look-alike
     classes' units a module may also keep, each only where it raises the module's validation AUC.
+    mass (extraction, MODA only): a module keeps, of each conv layer's channels its class fires,
+    only the fewest that carry this share of the layer's mean activation on the class (1: MODA's
+    rule as published; extract.heaviest_units says why).
     """
 
     epochs: int = 20
@@ -61,6 +64,7 @@ class TrainConfig:
     gamma: float = 0.3
     compactness: str = "layers"
     confusers: int = 0
+    mass: float = 1.0
     seed: int = 0
     shift: int = 0
     flip: bool = False
@@ -98,6 +102,14 @@ def check_config(cfg: TrainConfig) -> None:
         raise InvalidInputError(f"tau must be in (0, 1], got {cfg.tau}", where="--tau")
     if cfg.confusers < 0:
         raise InvalidInputError(f"confusers must be at least 0, got {cfg.confusers}", where="--confusers")
+    if not 0 < cfg.mass <= 1:
+        raise InvalidInputError(f"mass must be a share in (0, 1], got {cfg.mass}", where="--mass")
+    if cfg.mass < 1 and cfg.method != "moda":
+        raise InvalidInputError(
+            f"--mass trims the channels MODA's activation rule keeps; method {cfg.method!r} cuts by gates",
+            where="--mass",
+            hint="drop --mass, or use --method moda",
+        )
     for name in ("epochs", "batch_size"):
         if getattr(cfg, name) < 1:
             raise InvalidInputError(f"{name} must be at least 1, got {getattr(cfg, name)}", where=f"--{name}")
@@ -286,7 +298,7 @@ def accuracy(model: CNN, split: Split, batch_size: int = 512, device: torch.devi
 
 
 # extraction and placement: free to change on resume
-_NOT_TRAINING = ("tau", "confusers", "device", "eval_batch_size")
+_NOT_TRAINING = ("tau", "confusers", "mass", "device", "eval_batch_size")
 # no effect on the standard model's training
 _GATES_ONLY = ("alpha", "beta", "gamma", "method", "generator_lr_scale", "compactness")
 

@@ -1,5 +1,7 @@
-"""Negative evidence (`--confusers N`): a module may also keep the units of look-alike classes,
-only where that raises its one-vs-rest AUC on validation, and says which it kept."""
+"""MODA's extraction options. Negative evidence (`--confusers N`): a module may also keep the units
+of look-alike classes, only where that raises its one-vs-rest AUC on validation, and says which it
+kept. Activation mass (`--mass M`): a module keeps, of the conv channels its class fires, only the
+heaviest that carry M of their mean activation, and says so."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from nnpm.cli import main
 from nnpm.datasets.images import load_image_dataset
 from nnpm.errors import InvalidInputError
 from nnpm.package.pack import check_package
-from nnpm.science.cnn.extract import CONFUSER_GAIN, extract_modules, separation
+from nnpm.science.cnn.extract import CONFUSER_GAIN, extract_modules, heaviest_units, separation
 from nnpm.science.cnn.mwt import modularize
 from nnpm.science.cnn.train import TrainConfig, predict_logits
 
@@ -76,3 +78,38 @@ def test_negative_confusers_are_refused(capsys, workdir) -> None:
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--confusers" in err, err
+
+
+def test_heaviest_units_keep_the_fewest_channels_carrying_the_mass() -> None:
+    kept = {"conv0": (0, 1, 2, 3), "conv1": (1,), "fc.0": (0, 2)}
+    means = {"conv0": torch.tensor([[0.1, 5.0, 3.0, 2.0]]), "conv1": torch.tensor([[0.0, 1.0]])}
+    assert heaviest_units(kept, means, 0, 1.0) == kept
+    trimmed = heaviest_units(kept, means, 0, 0.75)  # 5 + 3 = 8 of 10.1 carry 79%
+    assert trimmed == {"conv0": (1, 2), "conv1": (1,), "fc.0": (0, 2)}  # FC neurons, lone channels stay
+    assert heaviest_units(kept, means, 0, 0.4)["conv0"] == (1,)
+
+
+def test_mass_trims_conv_channels_only_and_is_recorded(built, workdir) -> None:
+    data, out = built
+    plain = {m.cls: m for m in extract_modules(out / "simcnn", data, 0.9)}
+    trimmed = extract_modules(out / "simcnn", data, 0.9, mass=0.9)
+    assert sum(m.parameters for m in trimmed) < sum(m.parameters for m in plain.values())
+    for m in trimmed:
+        for layer, units in m.kept.items():
+            assert set(units) <= set(plain[m.cls].kept[layer]) and units
+            if layer.startswith("fc."):
+                assert units == plain[m.cls].kept[layer]
+    assert extract_modules(out / "simcnn", data, 0.9, mass=1.0)[0].kept == plain[0].kept
+
+
+def test_mass_is_refused_outside_moda_and_outside_0_to_1(capsys, workdir) -> None:
+    with pytest.raises(InvalidInputError, match="mass must be a share in"):
+        TrainConfig(method="moda", mass=0.0)
+    with pytest.raises(InvalidInputError, match="--mass trims the channels MODA"):
+        TrainConfig(method="mwt", mass=0.9)
+    for args in (["--method", "mwt", "--mass", "0.9"], ["--method", "moda", "--mass", "1.5"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["modularize", "cnn", *args])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--mass" in err, err

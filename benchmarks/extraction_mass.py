@@ -1,0 +1,135 @@
+"""Cutting one trained MODA model's modules by activation mass as well as rate, on validation only.
+
+    python benchmarks/extraction_mass.py --run moda-cost-g1 --masses 1,0.999,0.995,0.99,0.98
+
+MODA keeps unit k for class c when c's activation rate on k is >= tau (its spatial mean is
+non-zero on that share of c's training images). An early conv channel, an edge detector, is
+almost never exactly zero, so every module keeps nearly all of them and a two-class union keeps
+most of the multiply-adds (docs/cnn.md). This also asks, per class and conv layer, for the
+fewest channels that carry the share `mass` of their mean activation on that class's
+training images, among those MODA's rule keeps (mass 1: MODA's rule unchanged;
+nnpm.science.cnn.extract.heaviest_units, `nnpm modularize cnn --method moda --mass`). The
+dropped channels are not zero, so the modules no longer equal the model on their classes: the
+cost is measured, on the validation split only (carved from training, split seed --seed), never
+on test, against the modular model itself restricted to the same classes (by MODA's union rule:
+the union network's logits restricted to the composite's classes).
+
+Reads the modular model benchmarks/modularize_fmnist.py checkpointed under OUT/RUN. Prints per
+mass: mean KRR and module size (share of the model's parameters), the mean and largest share of
+the conv multiply-adds of two-class unions, and the two-class (all 45) and 10-class union
+accuracy gaps to the modular model on validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from module_layers import conv_macs  # benchmarks/ is on sys.path when a script runs
+from safetensors.torch import load_file
+
+from nnpm.datasets.images import load_image_dataset
+from nnpm.nn.cnn.fuse import union_of_kernels
+from nnpm.nn.cnn.model import build_cnn
+from nnpm.nn.cnn.prune import module_architecture, prune_state
+from nnpm.nn.cnn.spec import layout
+from nnpm.science.cnn.extract import (
+    activation_means,
+    activation_rates,
+    heaviest_units,
+    kept_for_class,
+    parameter_count,
+)
+from nnpm.science.cnn.mwt import modular_architecture
+from nnpm.science.cnn.train import TrainConfig, predict_logits
+
+
+def restricted(logits: torch.Tensor, y: torch.Tensor, classes: list[int]) -> float:
+    own = torch.isin(y, torch.tensor(classes))
+    pred = torch.tensor(classes)[logits[own][:, classes].argmax(1)]
+    return float((pred == y[own]).float().mean())
+
+
+def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> dict[str, float]:
+    classes = list(range(len(data.classes)))
+    kept = {c: heaviest_units(kept_for_class(rates, c, tau), means, c, mass) for c in classes}
+    archs = {c: module_architecture(arch, kept[c], (c,), 1.0) for c in classes}
+    widths, full = layout(arch).full_width, parameter_count(net)
+    krr = [sum(len(v) for v in kept[c].values()) / sum(widths[n] for n in kept[c]) for c in classes]
+    size = [parameter_count(build_cnn(archs[c])) / full for c in classes]
+    macs_full = sum(conv_macs(arch).values())
+    yard = predict_logits(net, data.val.x)
+    gaps, shares = [], []
+    for subset in [*itertools.combinations(classes, 2), tuple(classes)]:
+        union = replace(arch, retained=union_of_kernels([archs[c] for c in subset]))
+        backbone = build_cnn(union)
+        backbone.load_state_dict(prune_state(state, arch, union))
+        logits = predict_logits(backbone.eval(), data.val.x)
+        gaps.append(
+            100 * (restricted(yard, data.val.y, list(subset)) - restricted(logits, data.val.y, list(subset)))
+        )
+        shares.append(sum(conv_macs(union).values()) / macs_full)
+    return {"krr": 100 * statistics.mean(krr), "size": 100 * statistics.mean(size),
+            "macs_mean": 100 * statistics.mean(shares[:-1]), "macs_max": 100 * max(shares[:-1]),
+            "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("build/modularize-fmnist"))
+    ap.add_argument(
+        "--run", default="moda", help="the folder under OUT holding checkpoint-modular.safetensors"
+    )
+    ap.add_argument("--masses", default="1,0.999,0.995,0.99,0.98")
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--width", type=float, default=0.125)
+    ap.add_argument("--tau", type=float, default=0.9)
+    ap.add_argument("--seed", type=int, default=0, help="the split seed the run was trained with")
+    args = ap.parse_args(argv)
+    masses = [float(m) for m in args.masses.split(",")]
+    if not all(0 < m <= 1 for m in masses):
+        ap.error(f"--masses {args.masses}: each mass is a share in (0, 1]")
+    checkpoint = args.out / args.run / "checkpoint-modular.safetensors"
+    if not checkpoint.is_file():
+        ap.error(f"{checkpoint} does not exist: run benchmarks/modularize_fmnist.py --out {args.out} first")
+    data = load_image_dataset("fashion-mnist", args.data_dir, seed=args.seed)
+    arch = modular_architecture("simcnn", data, args.width, TrainConfig(method="moda"))
+    net = build_cnn(arch)
+    tensors = load_file(str(checkpoint))
+    net.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+    net.eval()
+    state = net.state_dict()
+    rates = activation_rates(net, data.train, len(data.classes))
+    means = activation_means(net, data.train, len(data.classes))
+    print(f"{args.run} (width {args.width}, tau {args.tau}, split seed {args.seed}); gaps in points on the "
+          f"{len(data.val)}-image validation split against the modular model restricted to the same classes")  # fmt: skip
+    print(
+        f"{'mass':>6} {'KRR%':>6} {'size%':>6}  {'union MACs mean/max':>20}  {'pairs mean/worst':>17}  {'10-class':>8}"
+    )
+    found = {}
+    for mass in masses:
+        r = found[mass] = measure(net, arch, state, rates, means, data, args.tau, mass)
+        print(f"{mass:>6g} {r['krr']:6.1f} {r['size']:6.2f}  {r['macs_mean']:9.1f}% / {r['macs_max']:5.1f}%"
+              f"  {r['pair_mean']:+7.2f} / {r['pair_worst']:+6.2f}  {r['ten']:+8.2f}", flush=True)  # fmt: skip
+    if 1.0 in found:
+        print(f"chosen on validation: mass {choose(found):g} ({RULE})")
+    return 0
+
+
+RULE = "the smallest mass whose two-class gaps are within 0.1 points of mass 1's mean and no worse at worst"
+
+
+def choose(found: dict[float, dict[str, float]]) -> float:
+    base = found[1.0]
+    fit = [m for m, r in found.items()
+           if r["pair_mean"] <= base["pair_mean"] + 0.1 and r["pair_worst"] <= base["pair_worst"]]  # fmt: skip
+    return min(fit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
