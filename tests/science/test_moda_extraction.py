@@ -100,6 +100,8 @@ def test_mass_trims_conv_channels_only_and_is_recorded(built, workdir) -> None:
             if layer.startswith("fc."):
                 assert units == plain[m.cls].kept[layer]
     assert extract_modules(out / "simcnn", data, 0.9, mass=1.0)[0].kept == plain[0].kept
+    with pytest.raises(InvalidInputError, match="mass must be a share in"):
+        extract_modules(out / "simcnn", data, 0.9, mass=1.5)
 
 
 def test_mass_is_refused_outside_moda_and_outside_0_to_1(capsys, workdir) -> None:

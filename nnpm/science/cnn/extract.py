@@ -186,12 +186,14 @@ def extract_modules(
         raise InvalidInputError("extract_modules needs model_arch for a torch model")
     model = model.to(device).eval()
     lay = layout(model_arch)
-    rates = gate_frequencies if model.gated else activation_rates
-    freqs = rates(model, data.train, len(data.classes), batch_size)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if not 0 < mass <= 1:
+        raise InvalidInputError(f"mass must be a share in (0, 1], got {mass}", where="--mass")
     if mass < 1 and model.gated:
         raise InvalidInputError("mass trims MODA's activation rule; a gated (MwT) model is cut by its gates",
                                 where="--mass", hint="drop --mass, or modularize with --method moda")  # fmt: skip
+    rates = gate_frequencies if model.gated else activation_rates
+    freqs = rates(model, data.train, len(data.classes), batch_size)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     means = activation_means(model, data.train, len(data.classes), batch_size) if mass < 1 else {}
     own = {  # each class's units, once
         c: heaviest_units(kept_for_class(freqs, c, tau), means, c, mass) for c in range(len(data.classes))

@@ -47,7 +47,7 @@ class TrainConfig:
     parameters; losses.py says why). confusers (extraction, not training): how many look-alike
     classes' units a module may also keep, each only where it raises the module's validation AUC.
     mass (extraction, MODA only): a module keeps, of each conv layer's channels its class fires,
-    only the fewest that carry this share of the layer's mean activation on the class (1: MODA's
+    only the fewest that carry this share of their mean activation on the class (1: MODA's
     rule as published; extract.heaviest_units says why).
     """
 
