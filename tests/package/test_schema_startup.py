@@ -31,29 +31,30 @@ def test_validating_a_manifest_never_checks_nnpm_s_own_schemas(monkeypatch):
     assert str(Manifest.read(EXAMPLE / "nnpm.toml").name) == "digits/mlp"
 
 
-def test_nnpm_list_does_not_import_jsonschema(nnpm_home, workdir):
-    api.publish(EXAMPLE)
-    api.install(["digits/mlp"], project=False)
+def _imports(nnpm_home: Path, *args: str) -> tuple[str, bool, bool]:
+    """`nnpm ARGS` in a fresh interpreter: (its output, whether it imported jsonschema, torch)."""
     code = (
-        "import sys\nfrom nnpm.cli import main\ntry:\n    main(['list'])\nexcept SystemExit:\n    pass\n"
+        f"import sys\nfrom nnpm.cli import main\ntry:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
         "print('jsonschema' in sys.modules, 'torch' in sys.modules)"
     )
     env = {**os.environ, "NNPM_HOME": str(nnpm_home)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert "digits/mlp" in done.stdout, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "False False"
+    *output, last = done.stdout.strip().splitlines() or [done.stderr]
+    return "\n".join(output), last.split()[0] == "True", last.split()[-1] == "True"
+
+
+def test_nnpm_list_does_not_import_jsonschema(nnpm_home, workdir):
+    api.publish(EXAMPLE)
+    api.install(["digits/mlp"], project=False)
+    output, jsonschema_imported, torch_imported = _imports(nnpm_home, "list")
+    assert "digits/mlp" in output
+    assert not jsonschema_imported and not torch_imported
 
 
 def _show_imports_jsonschema(nnpm_home: Path) -> bool:
-    """`nnpm show digits/mlp` in a fresh interpreter: whether it imported jsonschema."""
-    code = (
-        "import sys\nfrom nnpm.cli import main\ntry:\n    main(['show', 'digits/mlp'])\nexcept SystemExit:\n"
-        "    pass\nprint('jsonschema' in sys.modules)"
-    )
-    env = {**os.environ, "NNPM_HOME": str(nnpm_home)}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert "digits/mlp 1.0.0 (model)" in done.stdout, done.stderr
-    return done.stdout.strip().splitlines()[-1] == "True"
+    output, jsonschema_imported, _ = _imports(nnpm_home, "show", "digits/mlp")
+    assert "digits/mlp 1.0.0 (model)" in output
+    return jsonschema_imported
 
 
 def test_a_second_show_of_unchanged_files_does_not_import_jsonschema(nnpm_home, workdir):
