@@ -79,21 +79,32 @@ def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> di
             "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1]}  # fmt: skip
 
 
+def shares(text: str) -> list[float]:
+    """ "1,0.96" -> [1.0, 0.96], or the one line argparse prints for anything else."""
+    try:
+        values = [float(v) for v in text.split(",") if v]
+    except ValueError:
+        values = []
+    if not values or not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated shares in (0, 1], such as 1,0.96")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("build/modularize-fmnist"))
     ap.add_argument(
         "--run", default="moda", help="the folder under OUT holding checkpoint-modular.safetensors"
     )
-    ap.add_argument("--masses", default="1,0.999,0.995,0.99,0.98")
+    ap.add_argument(
+        "--masses", type=shares, default="1,0.999,0.995,0.99,0.98", help="comma-separated shares in (0, 1]"
+    )
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--width", type=float, default=0.125)
     ap.add_argument("--tau", type=float, default=0.9)
     ap.add_argument("--seed", type=int, default=0, help="the split seed the run was trained with")
     args = ap.parse_args(argv)
-    masses = [float(m) for m in args.masses.split(",")]
-    if not all(0 < m <= 1 for m in masses):
-        ap.error(f"--masses {args.masses}: each mass is a share in (0, 1]")
+    masses = args.masses
     checkpoint = args.out / args.run / "checkpoint-modular.safetensors"
     if not checkpoint.is_file():
         ap.error(f"{checkpoint} does not exist: run benchmarks/modularize_fmnist.py --out {args.out} first")
