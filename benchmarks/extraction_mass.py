@@ -29,15 +29,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-from module_layers import conv_macs  # benchmarks/ is on sys.path when a script runs
-from safetensors.torch import load_file
+from modularize_fmnist import restricted_accuracy
+from module_layers import conv_macs, load_modular  # benchmarks/ is on sys.path when a script runs
 
 from nnpm.datasets.images import load_image_dataset
-from nnpm.nn.cnn.fuse import union_of_kernels
+from nnpm.nn.cnn.fuse import union_network, union_of_kernels
 from nnpm.nn.cnn.model import build_cnn
-from nnpm.nn.cnn.prune import module_architecture, prune_state
+from nnpm.nn.cnn.prune import module_architecture
 from nnpm.nn.cnn.spec import layout
+from nnpm.science.cnn import evaluate
 from nnpm.science.cnn.extract import (
     activation_means,
     activation_rates,
@@ -49,30 +49,27 @@ from nnpm.science.cnn.mwt import modular_architecture
 from nnpm.science.cnn.train import TrainConfig, predict_logits
 
 
-def restricted(logits: torch.Tensor, y: torch.Tensor, classes: list[int]) -> float:
-    own = torch.isin(y, torch.tensor(classes))
-    pred = torch.tensor(classes)[logits[own][:, classes].argmax(1)]
-    return float((pred == y[own]).float().mean())
-
-
 def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> dict[str, float]:
     classes = list(range(len(data.classes)))
     kept = {c: heaviest_units(kept_for_class(rates, c, tau), means, c, mass) for c in classes}
     archs = {c: module_architecture(arch, kept[c], (c,), 1.0) for c in classes}
     widths, full = layout(arch).full_width, parameter_count(net)
-    krr = [sum(len(v) for v in kept[c].values()) / sum(widths[n] for n in kept[c]) for c in classes]
+    krr = [evaluate.krr(kept[c], widths) for c in classes]
     size = [parameter_count(build_cnn(archs[c])) / full for c in classes]
     macs_full = sum(conv_macs(arch).values())
     yard = predict_logits(net, data.val.x)
     gaps, shares = [], []
     for subset in [*itertools.combinations(classes, 2), tuple(classes)]:
-        union = replace(arch, retained=union_of_kernels([archs[c] for c in subset]))
-        backbone = build_cnn(union)
-        backbone.load_state_dict(prune_state(state, arch, union))
-        logits = predict_logits(backbone.eval(), data.val.x)
+        backbone = union_network(state, arch, [archs[c] for c in subset])
+        logits = predict_logits(backbone, data.val.x)
         gaps.append(
-            100 * (restricted(yard, data.val.y, list(subset)) - restricted(logits, data.val.y, list(subset)))
+            100
+            * (
+                restricted_accuracy(yard, data.val.y, subset)
+                - restricted_accuracy(logits, data.val.y, subset)
+            )
         )
+        union = replace(arch, retained=union_of_kernels([archs[c] for c in subset]))
         shares.append(sum(conv_macs(union).values()) / macs_full)
     return {"krr": 100 * statistics.mean(krr), "size": 100 * statistics.mean(size),
             "macs_mean": 100 * statistics.mean(shares[:-1]), "macs_max": 100 * max(shares[:-1]),
@@ -110,10 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"{checkpoint} does not exist: run benchmarks/modularize_fmnist.py --out {args.out} first")
     data = load_image_dataset("fashion-mnist", args.data_dir, seed=args.seed)
     arch = modular_architecture("simcnn", data, args.width, TrainConfig(method="moda"))
-    net = build_cnn(arch)
-    tensors = load_file(str(checkpoint))
-    net.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
-    net.eval()
+    net = load_modular(args.out / args.run, arch)
     state = net.state_dict()
     rates = activation_rates(net, data.train, len(data.classes))
     means = activation_means(net, data.train, len(data.classes))

@@ -34,12 +34,17 @@ def conv_macs(arch) -> dict[str, int]:
     return {name: n for name, n in multiply_adds(layout(arch)).items() if not name.startswith("fc.")}
 
 
+def load_modular(folder: Path, arch):
+    """The modular model benchmarks/modularize_fmnist.py checkpointed in `folder`, in eval mode."""
+    net = build_cnn(arch)
+    tensors = load_file(str(folder / "checkpoint-modular.safetensors"))
+    net.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+    return net.eval()
+
+
 def report(method: str, out: Path, data, width: float, tau: float) -> None:
     arch = modular_architecture("simcnn", data, width, TrainConfig(method=method))
-    net = build_cnn(arch)
-    tensors = load_file(str(out / method / "checkpoint-modular.safetensors"))
-    net.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
-    modules = extract_modules(net.eval(), data, tau, model_arch=arch)
+    modules = extract_modules(load_modular(out / method, arch), data, tau, model_arch=arch)
     macs = conv_macs(arch)
     full = sum(macs.values())
     widths = layout(arch).full_width
