@@ -16,19 +16,22 @@ the union network's logits restricted to the composite's classes).
 
 Reads the modular model benchmarks/modularize_fmnist.py checkpointed under OUT/RUN. Prints per
 mass: mean KRR and module size (share of the model's parameters), the mean and largest share of
-the conv multiply-adds of two-class unions, and the two-class (all 45) and 10-class union
-accuracy gaps to the modular model on validation.
+the conv multiply-adds of two-class unions, the two-class (all 45) and 10-class union accuracy
+gaps to the modular model on validation, and the forward time of a two-class union against the
+model's (median of five pairs, 512 validation images, timed in alternation in the same run).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import random
 import statistics
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from compose_fmnist import time_forward
 from modularize_fmnist import restricted_accuracy
 from module_layers import conv_macs, load_modular  # benchmarks/ is on sys.path when a script runs
 
@@ -73,7 +76,19 @@ def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> di
         shares.append(sum(conv_macs(union).values()) / macs_full)
     return {"krr": 100 * statistics.mean(krr), "size": 100 * statistics.mean(size),
             "macs_mean": 100 * statistics.mean(shares[:-1]), "macs_max": 100 * max(shares[:-1]),
-            "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1]}  # fmt: skip
+            "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1],
+            "forward": forward_ratio(net, state, arch, archs, data.val.x[:512])}  # fmt: skip
+
+
+def forward_ratio(net, state, arch, archs, x, repeat: int = 20) -> float:
+    """Median over 5 two-class unions (seeded sample) of the union's forward time over the model's on
+    the same 512 images, timed in alternation so that both see the same machine."""
+    pairs = random.Random(0).sample(list(itertools.combinations(sorted(archs), 2)), 5)
+    ratios = []
+    for pair in pairs:
+        union = union_network(state, arch, [archs[c] for c in pair]).eval()
+        ratios.append(time_forward(union, x, repeat) / time_forward(net.eval(), x, repeat))
+    return statistics.median(ratios)
 
 
 def shares(text: str) -> list[float]:
@@ -115,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(data.val)}-image validation split against the modular model restricted to the same classes")  # fmt: skip
     print(
         f"{'mass':>6} {'KRR%':>6} {'size%':>6}  {'union MACs mean/max':>20}  {'pairs mean/worst':>17}  {'10-class':>8}"
+        f"  {'fwd':>5}"
     )
     found = {}
     for mass in masses:
         r = found[mass] = measure(net, arch, state, rates, means, data, args.tau, mass)
         print(f"{mass:>6g} {r['krr']:6.1f} {r['size']:6.2f}  {r['macs_mean']:9.1f}% / {r['macs_max']:5.1f}%"
-              f"  {r['pair_mean']:+7.2f} / {r['pair_worst']:+6.2f}  {r['ten']:+8.2f}", flush=True)  # fmt: skip
+              f"  {r['pair_mean']:+7.2f} / {r['pair_worst']:+6.2f}  {r['ten']:+8.2f}  {r['forward']:4.2f}x",
+              flush=True)  # fmt: skip
     if 1.0 in found:
         print(f"chosen on validation: mass {choose(found):g} ({RULE})")
     return 0

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau", type=float, default=0.9)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-train", type=int, default=None)
-    ap.add_argument("--methods", default="mwt,mwt-repaired,moda")
+    ap.add_argument("--methods", default="mwt,mwt-repaired,moda", help="'' for none (only --from runs)")
     ap.add_argument("--from-epochs", type=int, default=5, help="0: no --from runs")
     ap.add_argument("--from-methods", default="moda")
     ap.add_argument("--moda-variants", type=variants, default=[],
@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="reuse finished trainings checkpointed under OUT")
     ap.add_argument("--json", type=Path, default=None, help="append one JSON line per run here")
     args = ap.parse_args(argv)
+    unknown = {m for m in f"{args.methods},{args.from_methods}".split(",") if m} - set(METHODS)
+    if unknown:
+        ap.error(f"unknown method {', '.join(sorted(unknown))} (known: {', '.join(METHODS)})")
     if not all(0 < m < 1 for m in args.sweep_masses):
         ap.error(f"--sweep-masses {args.sweep_masses}: each is a share in (0, 1) (1 is the run itself)")
     data = load_image_dataset(args.dataset, args.data_dir, seed=args.seed, max_train=args.max_train)
@@ -226,14 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     std_model = std.model.eval()
     std_logits = logits_of(std_model, data.test.x)
     print(f"standard: {100 * accuracy(std_model, data.test):.2f}% in {std.seconds:.0f}s", flush=True)
-    runs = [(m, m, args.epochs, None, None) for m in args.methods.split(",")]
+    runs = [(m, m, args.epochs, None, None) for m in filter(None, args.methods.split(","))]
     runs += [(variant_label(v), "moda", args.epochs, None, v) for v in args.moda_variants]
     if args.from_epochs:
         std_arch = architecture("simcnn", data, args.width, gated=False)
         begin = StartingPoint(
             std_arch, {k: v.clone() for k, v in std_model.state_dict().items()}, "standard", ""
         )
-        runs += [(f"{m} --from", m, args.from_epochs, begin, None) for m in args.from_methods.split(",")]
+        methods = filter(None, args.from_methods.split(","))
+        runs += [(f"{m} --from", m, args.from_epochs, begin, None) for m in methods]
         runs += [
             (f"{variant_label(v)} --from", "moda", args.from_epochs, begin, v) for v in args.from_variants
         ]

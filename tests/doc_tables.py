@@ -113,6 +113,30 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         },
         "the 1-epoch MODA model the run above trained on the substitute, cut again at mass 0.96",
     ),
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist --resume --methods '' "
+    "--from-methods mwt,moda --from-variants cost:1,cost:3 --sweep-taus '' --sweep-masses 0.96": (
+        {
+            "--epochs": "1",
+            "--from-epochs": "1",
+            "--from-methods": "moda",
+            "--from-variants": "''",
+            "--repeat": "1",
+            "--data-dir": FMNIST,
+        },
+        "the 1-epoch models the first run above trained on the substitute, MODA --from cut again at mass 0.96",
+    ),
+    "python benchmarks/extraction_mass.py --run moda-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
+        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        "the 1-epoch MODA --from model the first run above trained on the substitute, two masses",
+    ),
+    "python benchmarks/extraction_mass.py --run moda-cost-g1-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
+        {"--run": "moda-from", "--masses": "1,0.95", "--data-dir": FMNIST},
+        "the 1-epoch MODA --from model the first run above trained on the substitute, two masses",
+    ),
+    "python benchmarks/module_layers.py --out build/modularize-fmnist --runs moda-cost-g1-from,moda-from,mwt-from": (
+        {"--runs": "moda-from", "--data-dir": FMNIST},
+        "the 1-epoch MODA --from model the first run above trained on the substitute",
+    ),
     "python benchmarks/moda_compactness.py --epochs 5 --variants layers:0.3,macs:0.3,cost:0.3,macs:1.0": (
         {"--epochs": "1", "--variants": "cost:0.3", "--data-dir": FMNIST},
         "1 epoch of one variant on the Fashion-MNIST substitute",
@@ -126,7 +150,7 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         "the 1-epoch MODA model the benchmark above trained on the substitute, two masses",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
-        {"--data-dir": FMNIST, "--methods": "moda"},
+        {"--data-dir": FMNIST, "--runs": "moda"},
         "the models the benchmark above trained on the Fashion-MNIST substitute",
     ),
     "python benchmarks/modularize_fmnist.py --dataset digits --epochs 12 --batch-size 64 --out build/modularize-digits": (

@@ -125,6 +125,11 @@ def show(spec: str, registry: str | None, as_json: bool) -> None:
     confusers = m.metrics.extra.get("confusers")
     if isinstance(confusers, list) and confusers:
         _echo(f"  negative evidence: also keeps the units of {', '.join(map(str, confusers))}")
+    mass = m.provenance.get("activation_mass")
+    if isinstance(mass, float):
+        _echo(
+            f"  trimmed: keeps the conv channels carrying {mass:.0%} of its class's activation (--mass {mass:g})"
+        )
     if m.metrics.accuracy:
         a = m.metrics.accuracy
         _echo(f"  {a.metric}: {a.value:.4f} on {a.dataset} {a.split}")

@@ -5,6 +5,9 @@ heaviest that carry M of their mean activation, and says so."""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -115,3 +118,15 @@ def test_mass_is_refused_outside_moda_and_outside_0_to_1(capsys, workdir) -> Non
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "--mass" in err, err
+
+
+def test_a_trimmed_package_records_its_mass_and_show_says_so(built, tmp_path, capsys) -> None:
+    data, out = built
+    again = tmp_path / "again"
+    shutil.copytree(out / ".checkpoints", again / ".checkpoints")
+    modularize(data, "simcnn", 0.0625, replace(CFG, mass=0.9), again, "digits", resume=True)
+    module = check_package(again / "digit-0-module")
+    assert module.provenance["activation_mass"] == 0.9
+    assert "activation_mass" not in check_package(out / "digit-0-module").provenance
+    main(["show", str(again / "digit-0-module")])
+    assert "carrying 90% of its class's activation (--mass 0.9)" in capsys.readouterr().out
