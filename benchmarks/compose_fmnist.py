@@ -158,6 +158,14 @@ def time_forward(net, x: torch.Tensor, repeat: int) -> float:
     return statistics.median(samples)
 
 
+def forward_ratio(yardstick, networks, x: torch.Tensor, repeat: int) -> float:
+    """Median over `networks` of each one's forward time over the yardstick's on the same `x`, each
+    timed right after the yardstick so that both see the same machine."""
+    return statistics.median(
+        time_forward(net, x, repeat) / time_forward(yardstick, x, repeat) for net in networks
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", type=Path, required=True, help="a modularize output (with <family>-standard)")

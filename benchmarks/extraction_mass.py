@@ -31,7 +31,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from compose_fmnist import time_forward
+from compose_fmnist import forward_ratio
 from modularize_fmnist import restricted_accuracy
 from module_layers import conv_macs, load_modular  # benchmarks/ is on sys.path when a script runs
 
@@ -77,18 +77,14 @@ def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> di
     return {"krr": 100 * statistics.mean(krr), "size": 100 * statistics.mean(size),
             "macs_mean": 100 * statistics.mean(shares[:-1]), "macs_max": 100 * max(shares[:-1]),
             "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1],
-            "forward": forward_ratio(net, state, arch, archs, data.val.x[:512])}  # fmt: skip
+            "forward": union_forward(net, state, arch, archs, data.val.x[:512])}  # fmt: skip
 
 
-def forward_ratio(net, state, arch, archs, x, repeat: int = 20) -> float:
-    """Median over 5 two-class unions (seeded sample) of the union's forward time over the model's on
-    the same 512 images, timed in alternation so that both see the same machine."""
+def union_forward(net, state, arch, archs, x, repeat: int = 20) -> float:
+    """The median forward time of 5 two-class unions (seeded sample) over the model's on `x`."""
     pairs = random.Random(0).sample(list(itertools.combinations(sorted(archs), 2)), 5)
-    ratios = []
-    for pair in pairs:
-        union = union_network(state, arch, [archs[c] for c in pair]).eval()
-        ratios.append(time_forward(union, x, repeat) / time_forward(net.eval(), x, repeat))
-    return statistics.median(ratios)
+    unions = (union_network(state, arch, [archs[c] for c in pair]).eval() for pair in pairs)
+    return forward_ratio(net, unions, x, repeat)
 
 
 def shares(text: str) -> list[float]:

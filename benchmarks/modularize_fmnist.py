@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from _results import emit
-from compose_fmnist import time_forward
+from compose_fmnist import forward_ratio
 
 from nnpm.datasets.images import load_image_dataset
 from nnpm.nn.cnn.fuse import CALIBRATED, UNION, fuse_architectures
@@ -100,11 +100,8 @@ def measure(label, result, std, std_logits, data, arch, args, tau: float, mass: 
     )
     x = data.test.x[: args.batch]
     timed = random.Random(args.seed).sample(pairs, min(5, len(pairs)))
-    ratios = []
-    for pair in timed:
-        fused = fuse_architectures(model, arch, [archs[c] for c in pair], UNION)
-        t_std, t_pair = time_forward(std, x, args.repeat), time_forward(fused, x, args.repeat)
-        ratios.append(t_pair / t_std)
+    unions = (fuse_architectures(model, arch, [archs[c] for c in pair], UNION) for pair in timed)
+    forward = forward_ratio(std, unions, x, args.repeat)
     row = {
         "run": label,
         "method": result.config.method,
@@ -124,7 +121,7 @@ def measure(label, result, std, std_logits, data, arch, args, tau: float, mass: 
         "pair_union_share_mean": statistics.mean(pair_shares),
         "all_class_gap_to_modular": all_class,
         "validation_rule": rule.to_dict(),
-        "pair_forward_ratio_median": statistics.median(ratios),
+        "pair_forward_ratio_median": forward,
         "training_seconds": result.seconds,
     }
     return row
