@@ -196,6 +196,22 @@ def test_nnpm_search_finds_every_package_across_page_boundaries(
         assert len(small_pages.lfs_uploads) == len(names)
 
 
+def test_a_quiet_publish_draws_no_client_bars_and_leaves_the_clients_switch_as_found(
+    tmp_path, hub_env, hub, workdir, monkeypatch, capsys
+):
+    from huggingface_hub.utils import are_progress_bars_disabled
+
+    from nnpm.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", ALICE)
+    main(["registry", "add", "hub", "hf://my-org", "--endpoint", hub.endpoint])
+    capsys.readouterr()
+    main(["-q", "publish", str(make_package(tmp_path)), "--registry", "hub"])
+    assert len(hub.lfs_uploads) == 1  # the weights went through LFS, where the client draws a bar per file
+    assert capsys.readouterr().err == ""
+    assert not are_progress_bars_disabled()  # switched off for the commit only
+
+
 @pytest.mark.parametrize("bad", [{"oid": "xyz", "size": 1}, {"oid": "a" * 64, "size": -1}])
 def test_the_batch_api_answers_per_object_errors(hub, bad):
     hub.commit_files(REPO, {"README.md": b"# hi\n"})

@@ -42,6 +42,36 @@ if TYPE_CHECKING:
 HUB_OWNED = frozenset({".gitattributes"})
 #: held while a commit runs with the client's Xet path switched off (a process-wide setting)
 _NO_XET = threading.Lock()
+#: commits running with the client's own progress bars switched off, and whether they were on before
+_BARS = {"commits": 0, "were_on": False}
+_BARS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _client_bars_off() -> Iterator[None]:
+    """Silence huggingface_hub's bars while a commit runs: nnpm reports a publish's progress itself
+    (nnpm.progress, which `-q` silences), and the client's per-file upload bars, which belong to no
+    group, would draw on stderr where -q cannot reach them. The switch is the client's global one,
+    so concurrent publishes share it: the first turns it off, the last puts back what it found
+    (per-group settings do not survive a publish). HF_HUB_DISABLE_PROGRESS_BARS=0 keeps them on."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    if constants.HF_HUB_DISABLE_PROGRESS_BARS is False:
+        yield
+        return
+    with _BARS_LOCK:
+        if _BARS["commits"] == 0:
+            _BARS["were_on"] = not are_progress_bars_disabled()
+            disable_progress_bars()
+        _BARS["commits"] += 1
+    try:
+        yield
+    finally:
+        with _BARS_LOCK:
+            _BARS["commits"] -= 1
+            if _BARS["commits"] == 0 and _BARS["were_on"]:
+                enable_progress_bars()
 
 
 class Publisher:
@@ -94,7 +124,7 @@ class Publisher:
         operations = self.operations(package_dir, manifest, data, {self.listed(p, where) for p in present})
 
         def create_commit():
-            with self.upload_path(repo_id):
+            with self.upload_path(repo_id), _client_bars_off():
                 return api.create_commit(
                     repo_id,
                     operations=operations,
