@@ -46,14 +46,15 @@ class RegistryConfig:
         return "hf" if self.url.startswith("hf://") else "oci" if self.url.startswith("oci://") else "file"
 
 
-def _settings(settings: Settings | None) -> Settings:
+def settings_or_env(settings: Settings | None) -> Settings:
+    """The given settings, or the environment's (NNPM_HOME and friends) when none are given."""
     return settings or Settings.from_env()
 
 
-def _read(settings: Settings | None = None) -> dict:
+def read_config(settings: Settings | None = None) -> dict:
     """config.toml as a dict; read like every nnpm file (regular file, size and nesting caps), so a
     FIFO or a hostile document there is one ConfigError instead of a hang or a RecursionError."""
-    path = _settings(settings).config_file
+    path = settings_or_env(settings).config_file
     if not path.exists():
         return {}
     try:
@@ -62,19 +63,20 @@ def _read(settings: Settings | None = None) -> dict:
         raise ConfigError(exc.what, where=str(path), hint="fix or delete the file") from None
 
 
-def _write(doc: dict, settings: Settings | None = None) -> None:
+def write_config(doc: dict, settings: Settings | None = None) -> None:
+    """Replace config.toml with `doc`, atomically: a reader sees the old file or the new one."""
     import tomlkit  # writing only: reading is tomllib's, and tomlkit costs start-up
 
-    atomic_write_text(_settings(settings).config_file, tomlkit.dumps(doc))
+    atomic_write_text(settings_or_env(settings).config_file, tomlkit.dumps(doc))
 
 
 @contextlib.contextmanager
-def _locked(settings: Settings | None = None) -> Iterator[None]:
+def locked_config(settings: Settings | None = None) -> Iterator[None]:
     """Hold config.toml's lock (config.toml.lock beside it) around a read-modify-write of the file,
     so that concurrent `nnpm registry add` / `remove` never lose each other's entries."""
     from filelock import FileLock, Timeout  # only writers pay for it
 
-    settings = _settings(settings)
+    settings = settings_or_env(settings)
     path = settings.config_file.with_name(settings.config_file.name + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -88,9 +90,9 @@ def _locked(settings: Settings | None = None) -> Iterator[None]:
 
 def registries(settings: Settings | None = None) -> dict[str, RegistryConfig]:
     """Every configured registry by name, "local" included."""
-    settings = _settings(settings)
+    settings = settings_or_env(settings)
     found = {DEFAULT_NAME: RegistryConfig(DEFAULT_NAME, str(settings.registry_dir))}
-    for name, table in _read(settings).get("registries", {}).items():
+    for name, table in read_config(settings).get("registries", {}).items():
         if not isinstance(table, dict) or "url" not in table:
             raise ConfigError(
                 f"registry {name!r} has no url",
@@ -104,8 +106,8 @@ def registries(settings: Settings | None = None) -> dict[str, RegistryConfig]:
 
 
 def default_name(settings: Settings | None = None) -> str:
-    settings = _settings(settings)
-    return settings.registry or _read(settings).get("default", DEFAULT_NAME)
+    settings = settings_or_env(settings)
+    return settings.registry or read_config(settings).get("default", DEFAULT_NAME)
 
 
 def get_config(name: str | None = None, settings: Settings | None = None) -> RegistryConfig:
@@ -148,8 +150,8 @@ def add_registry(
         table["endpoint"] = endpoint
     if insecure:
         table["insecure"] = True
-    with _locked(settings):
-        doc = _read(settings)
+    with locked_config(settings):
+        doc = read_config(settings)
         existing = doc.get("registries", {}).get(name)
         if existing == table and not make_default:
             return RegistryConfig(name, url, endpoint, insecure)  # the same registry again: nothing to change
@@ -162,7 +164,7 @@ def add_registry(
         doc.setdefault("registries", {})[name] = table
         if make_default:
             doc["default"] = name
-        _write(doc, settings)
+        write_config(doc, settings)
     return RegistryConfig(name, url, endpoint, insecure)
 
 
@@ -174,8 +176,8 @@ def validate_hub_namespace(url: str) -> str:
 
 
 def remove_registry(name: str, settings: Settings | None = None) -> None:
-    with _locked(settings):
-        doc = _read(settings)
+    with locked_config(settings):
+        doc = read_config(settings)
         if name not in doc.get("registries", {}):
             raise ConfigError(
                 f"registry {name!r} is not configured", hint="`nnpm registry list` shows the configured ones"
@@ -183,7 +185,7 @@ def remove_registry(name: str, settings: Settings | None = None) -> None:
         del doc["registries"][name]
         if doc.get("default") == name:
             del doc["default"]
-        _write(doc, settings)
+        write_config(doc, settings)
 
 
 def registry_for_url(url: str, settings: Settings | None = None) -> RegistryConfig:
@@ -198,7 +200,7 @@ def registry_for_url(url: str, settings: Settings | None = None) -> RegistryConf
 
 def open_registry(name: str | None = None, settings: Settings | None = None) -> Registry:
     """The backend for a configured registry, chosen by its URL scheme."""
-    settings = _settings(settings)
+    settings = settings_or_env(settings)
     cfg = get_config(name, settings)
     if cfg.scheme == "hf":
         from nnpm.registry.hub import HubRegistry, set_request_timeout

@@ -23,7 +23,7 @@ from nnpm.fsutil import atomic_write_bytes
 from nnpm.package.files import read_text_file
 from nnpm.package.naming import PackageName, validate_part
 from nnpm.package.signing import TrustedSigner
-from nnpm.registry.config import _locked, _read, _settings, _write
+from nnpm.registry.config import locked_config, read_config, settings_or_env, write_config
 
 EVERY_NAMESPACE = "*"
 
@@ -37,9 +37,9 @@ class TrustRule:
 
 
 def rules(settings: Settings | None = None) -> dict[str, TrustRule]:
-    settings = _settings(settings)
+    settings = settings_or_env(settings)
     found = {}
-    for namespace, table in _read(settings).get("trust", {}).items():
+    for namespace, table in read_config(settings).get("trust", {}).items():
         where = f"{settings.config_file}: [trust.{namespace}]"
         if not isinstance(table, dict) or not set(table) <= {"keys", "chains"}:
             raise ConfigError("a trust table holds only `keys` and `chains`", where=where)
@@ -77,28 +77,28 @@ def trust(namespace: str, *, key: Path | None = None, chain: Path | None = None,
     marker = "PUBLIC KEY-----" if key else "CERTIFICATE-----"
     if f"-----BEGIN {marker}" not in text:
         raise ConfigError(f"{source} holds no PEM {marker.removesuffix('-----').lower()}", where=option)
-    settings = _settings(settings)
+    settings = settings_or_env(settings)
     data = text.encode("utf-8")
     kept = settings.home / "trust" / f"{hashlib.sha256(data).hexdigest()}.pem"
     atomic_write_bytes(kept, data)
-    with _locked(settings):
-        doc = _read(settings)
+    with locked_config(settings):
+        doc = read_config(settings)
         table = doc.setdefault("trust", {}).setdefault(namespace, {})
         field = "keys" if key else "chains"
         paths = list(table.get(field, []))
         if str(kept) not in paths:
             table[field] = [*paths, str(kept)]
-        _write(doc, settings)
+        write_config(doc, settings)
     return rules(settings)[namespace]
 
 
 def distrust(namespace: str, settings: Settings | None = None) -> None:
     """Drop the namespace's rule: its packages no longer need a signature."""
-    with _locked(settings):
-        doc = _read(settings)
+    with locked_config(settings):
+        doc = read_config(settings)
         if namespace not in doc.get("trust", {}):
             raise ConfigError(
                 f"no trust rule for namespace {namespace!r}", hint="`nnpm trust list` shows the rules"
             )
         del doc["trust"][namespace]
-        _write(doc, settings)
+        write_config(doc, settings)
