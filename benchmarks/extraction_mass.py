@@ -14,11 +14,12 @@ cost is measured, on the validation split only (carved from training, split seed
 on test, against the modular model itself restricted to the same classes (by MODA's union rule:
 the union network's logits restricted to the composite's classes).
 
-Reads the modular model benchmarks/modularize_fmnist.py checkpointed under OUT/RUN. Prints per
-mass: mean KRR and module size (share of the model's parameters), the mean and largest share of
-the conv multiply-adds of two-class unions, the two-class (all 45) and 10-class union accuracy
-gaps to the modular model on validation, and the forward time of a two-class union against the
-model's (median of five pairs, 512 validation images, timed in alternation in the same run).
+Reads the modular model benchmarks/modularize_fmnist.py checkpointed under OUT/RUN (trained on
+--dataset). Prints per mass: mean KRR and module size (share of the model's parameters), the mean
+and largest share of the conv multiply-adds of two-class unions, the two-class (all 45: mean, worst,
+mean of the worst three) and 10-class union accuracy gaps to the modular model on validation, and
+the forward time of a two-class union against the model's (median of five pairs, 512 validation
+images, timed in alternation in the same run); then the mass each rule in RULES chooses.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def measure(net, arch, state, rates, means, data, tau: float, mass: float) -> di
         shares.append(sum(conv_macs(union).values()) / macs_full)
     return {"krr": 100 * statistics.mean(krr), "size": 100 * statistics.mean(size),
             "macs_mean": 100 * statistics.mean(shares[:-1]), "macs_max": 100 * max(shares[:-1]),
-            "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]), "ten": gaps[-1],
+            "pair_mean": statistics.mean(gaps[:-1]), "pair_worst": max(gaps[:-1]),
+            "pair_worst3": statistics.mean(sorted(gaps[:-1])[-3:]), "ten": gaps[-1],
             "forward": union_forward(net, state, arch, archs, data.val.x[:512])}  # fmt: skip
 
 
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--masses", type=shares, default="1,0.999,0.995,0.99,0.98", help="comma-separated shares in (0, 1]"
     )
+    ap.add_argument("--dataset", default="fashion-mnist", help="the data set the run was trained on")
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--width", type=float, default=0.125)
     ap.add_argument("--tau", type=float, default=0.9)
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = args.out / args.run / "checkpoint-modular.safetensors"
     if not checkpoint.is_file():
         ap.error(f"{checkpoint} does not exist: run benchmarks/modularize_fmnist.py --out {args.out} first")
-    data = load_image_dataset("fashion-mnist", args.data_dir, seed=args.seed)
+    data = load_image_dataset(args.dataset, args.data_dir, seed=args.seed)
     arch = modular_architecture("simcnn", data, args.width, TrainConfig(method="moda"))
     net = load_modular(args.out / args.run, arch)
     state = net.state_dict()
@@ -125,27 +128,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.run} (width {args.width}, tau {args.tau}, split seed {args.seed}); gaps in points on the "
           f"{len(data.val)}-image validation split against the modular model restricted to the same classes")  # fmt: skip
     print(
-        f"{'mass':>6} {'KRR%':>6} {'size%':>6}  {'union MACs mean/max':>20}  {'pairs mean/worst':>17}  {'10-class':>8}"
-        f"  {'fwd':>5}"
+        f"{'mass':>6} {'KRR%':>6} {'size%':>6}  {'union MACs mean/max':>20}  {'pairs mean/worst/worst3':>24}"
+        f"  {'10-class':>8}  {'fwd':>5}"
     )
     found = {}
     for mass in masses:
         r = found[mass] = measure(net, arch, state, rates, means, data, args.tau, mass)
         print(f"{mass:>6g} {r['krr']:6.1f} {r['size']:6.2f}  {r['macs_mean']:9.1f}% / {r['macs_max']:5.1f}%"
-              f"  {r['pair_mean']:+7.2f} / {r['pair_worst']:+6.2f}  {r['ten']:+8.2f}  {r['forward']:4.2f}x",
+              f"  {r['pair_mean']:+7.2f} / {r['pair_worst']:+6.2f} / {r['pair_worst3']:+6.2f}  {r['ten']:+8.2f}  {r['forward']:4.2f}x",
               flush=True)  # fmt: skip
     if 1.0 in found:
-        print(f"chosen on validation: mass {choose(found):g} ({RULE})")
+        for worst, rule in RULES.items():
+            print(f"chosen on validation: mass {choose(found, worst):g} ({rule})")
     return 0
 
 
-RULE = "the smallest mass whose two-class gaps are within 0.1 points of mass 1's mean and no worse at worst"
+#: Two rules, each the smallest mass whose two-class gaps are within 0.1 points of mass 1's mean and
+#: no worse than mass 1's at the worst: by the one worst pair (the first rule), or by the mean of
+#: the worst three (one pair's gap rests on about 1,200 validation images, and on the Fashion-MNIST
+#: model of docs/cnn.md it moved from validation to test by more than the masses differ).
+RULES = {
+    "pair_worst": "mean within 0.1 of mass 1's, worst pair no worse",
+    "pair_worst3": "mean within 0.1 of mass 1's, mean of the worst three pairs no worse",
+}
 
 
-def choose(found: dict[float, dict[str, float]]) -> float:
+def choose(found: dict[float, dict[str, float]], worst: str = "pair_worst") -> float:
     base = found[1.0]
     fit = [m for m, r in found.items()
-           if r["pair_mean"] <= base["pair_mean"] + 0.1 and r["pair_worst"] <= base["pair_worst"]]  # fmt: skip
+           if r["pair_mean"] <= base["pair_mean"] + 0.1 and r[worst] <= base[worst]]  # fmt: skip
     return min(fit)
 
 

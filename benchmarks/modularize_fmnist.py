@@ -159,13 +159,14 @@ def variant_label(variant: tuple[str, float]) -> str:
 def print_table(rows: list[dict], std_seconds: float) -> None:
     print("\ntwo-class composites (45): gap to the standard model on the same classes, points, mean/worst; "
           "all-class: gap to the modular model")  # fmt: skip
-    print("run                      acc%   loss  KRR%  size%  union        calib.fused   calib.batched  "
+    width = max(24, *(len(r["run"]) + 1 for r in rows))
+    print(f"{'run':<{width}} acc%   loss  KRR%  size%  union        calib.fused   calib.batched  "
           "all-class u/cf/cb     rule(val)          fwd   time")  # fmt: skip
     for r in rows:
         g, a = r["pair_gap"], r["all_class_gap_to_modular"]
         pairs = "".join(f"{g[k]['mean']:>+6.2f}/{g[k]['worst']:<+7.2f}" for k in (UNION, CALIBRATED, BATCHED))
         ratio = r["training_seconds"] / std_seconds
-        print(f"{r['run']:<24}{100 * r['modular_accuracy']:>6.2f}{r['loss_points']:>+7.2f}"
+        print(f"{r['run']:<{width}}{100 * r['modular_accuracy']:>6.2f}{r['loss_points']:>+7.2f}"
               f"{100 * r['mean_krr']:>6.1f}{100 * r['mean_parameter_share']:>7.2f}  {pairs}"
               f"{a[UNION]:>+6.2f}/{a[CALIBRATED]:+.2f}/{a[BATCHED]:<+7.2f}{r['validation_rule']['rule']:<19}"
               f"{r['pair_forward_ratio_median']:>5.2f}x{ratio:>6.2f}x")  # fmt: skip

