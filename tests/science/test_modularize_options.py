@@ -56,11 +56,17 @@ def test_repaired_mwt_has_leaky_generators_and_records_its_rule_and_sizes(repair
     assert chosen["pairs"] == 45 and chosen["rule"] == model.metrics.extra["composition_rule"]
     best = UNION if chosen["union_mean"] >= chosen["calibrated_mean"] else CALIBRATED
     assert chosen["rule"] == best
-    module = check_package(out / "digit-3-module")
+    # Two epochs leave most repaired gates open, and which modules already shed units depends on the
+    # CPU's float kernels and thread count (one thread on an AVX-512 EPYC: only digits 0, 2 and 9 did);
+    # every share is in (0, 1], and the smallest module is smaller than the model.
+    shares = {m.package: m.parameter_share for m in report.modules}
+    assert all(0 < v <= 1 for v in shares.values()) and min(shares.values()) < 1
+    smallest = min(shares, key=shares.get).split("/")[1].split("==")[0]
+    module = check_package(out / smallest)
     extra = module.metrics.extra
     assert 0 < extra["parameter_share"] < 1 and extra["parameters"] < model.metrics.extra["model_parameters"]
     assert extra["retention_chart"] == "retention.png" and "retention.png" in module.files
-    card = (out / "digit-3-module" / "README.md").read_text()
+    card = (out / smallest / "README.md").read_text()
     assert "![Units kept per layer](retention.png)" in card and "of the source model's" in card
     assert report.to_dict()["mean_parameter_share"] == pytest.approx(
         sum(m.parameter_share for m in report.modules) / len(report.modules)
