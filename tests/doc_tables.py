@@ -152,6 +152,16 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         {"--epochs": "1", "--repeat": "1", "--data-dir": FMNIST},
         "the 1-epoch cost g1 model the first run above trained on the substitute, cut again at mass 0.97",
     ),
+    "python benchmarks/modularize_fmnist.py --epochs 20 --out build/modularize-fmnist-rule --methods '' "
+    "--moda-variants cost:1 --from-epochs 0 --sweep-taus ''": (
+        {"--epochs": "1", "--repeat": "1", "--data-dir": FMNIST},
+        "1 epoch of the standard model and of MODA weighed by cost on the Fashion-MNIST substitute",
+    ),
+    "python benchmarks/extraction_mass.py --out build/modularize-fmnist-rule --run moda-cost-g1 "
+    "--masses 1,0.97,0.96,0.95,0.94,0.93": (
+        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        "the 1-epoch cost g1 model the run above trained on the substitute, two masses",
+    ),
     "python benchmarks/extraction_mass.py --run moda-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
         {"--masses": "1,0.95", "--data-dir": FMNIST},
         "the 1-epoch MODA --from model the first run above trained on the substitute, two masses",
