@@ -20,6 +20,8 @@ FMNIST, BROWN, HUB, OCI = "{fmnist}", "{brown}", "{hub}", "{oci}"
 NEEDS_OCI = re.compile(r"--registry team\b|oci://")
 _FM = {"--data-dir": FMNIST}
 _FM1 = {"--epochs": "1", "--data-dir": FMNIST}
+#: extraction_mass.py on a 1-epoch model trained on the substitute: two masses instead of six
+_TWO_MASSES = {"--masses": "1,0.95", "--data-dir": FMNIST}
 
 #: command as written -> (options set on it, why). Values may name the substitutes above.
 SMALL: dict[str, tuple[dict[str, str], str]] = {
@@ -144,7 +146,7 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "python benchmarks/extraction_mass.py --dataset mnist --data-dir mnist --out build/modularize-mnist --run "
     "moda-cost-g1 --masses 1,0.97,0.96,0.95,0.94,0.93": (
-        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        _TWO_MASSES,
         "the 1-epoch cost g1 model the run above trained on the substitute, two masses",
     ),
     "python benchmarks/modularize_fmnist.py --dataset mnist --data-dir mnist --epochs 20 --out build/modularize-mnist "
@@ -159,15 +161,15 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
     ),
     "python benchmarks/extraction_mass.py --out build/modularize-fmnist-rule --run moda-cost-g1 "
     "--masses 1,0.97,0.96,0.95,0.94,0.93": (
-        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        _TWO_MASSES,
         "the 1-epoch cost g1 model the run above trained on the substitute, two masses",
     ),
     "python benchmarks/extraction_mass.py --run moda-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
-        {"--masses": "1,0.95", "--data-dir": FMNIST},
+        _TWO_MASSES,
         "the 1-epoch MODA --from model the first run above trained on the substitute, two masses",
     ),
     "python benchmarks/extraction_mass.py --run moda-cost-g1-from --masses 1,0.97,0.96,0.95,0.94,0.93": (
-        {"--run": "moda-from", "--masses": "1,0.95", "--data-dir": FMNIST},
+        {"--run": "moda-from", **_TWO_MASSES},
         "the 1-epoch MODA --from model the first run above trained on the substitute, two masses",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist --runs moda-cost-g1-from,moda-from,mwt-from": (
@@ -183,7 +185,7 @@ SMALL: dict[str, tuple[dict[str, str], str]] = {
         "1 epoch of MODA on the digits",
     ),
     "python benchmarks/extraction_mass.py --run moda-cost-g1 --masses 1,0.97,0.96,0.95,0.94,0.93": (
-        {"--run": "moda", "--masses": "1,0.95", "--data-dir": FMNIST},
+        {"--run": "moda", **_TWO_MASSES},
         "the 1-epoch MODA model the benchmark above trained on the substitute, two masses",
     ),
     "python benchmarks/module_layers.py --out build/modularize-fmnist": (
